@@ -1,0 +1,66 @@
+"""Label-free clustering helpers on a latent space: Leiden, KMeans initialisation, relabelling."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import scanpy as sc
+from sklearn.cluster import KMeans
+
+
+def leiden_on_embedding(
+    embedding: np.ndarray,
+    *,
+    n_neighbors: int = 15,
+    resolution: float = 1.0,
+    random_state: int = 0,
+) -> np.ndarray:
+    """Leiden clusters of the kNN graph of ``embedding`` (scanpy neighbours + igraph Leiden).
+
+    Returns integer labels ``(N,)``.
+    """
+    holder = ad.AnnData(obs={"index": np.arange(embedding.shape[0]).astype(str)})
+    holder.obsm["X_embedding"] = np.asarray(embedding, dtype=np.float32)
+    sc.pp.neighbors(
+        holder, n_neighbors=n_neighbors, use_rep="X_embedding", random_state=random_state
+    )
+    sc.tl.leiden(
+        holder,
+        resolution=resolution,
+        random_state=random_state,
+        flavor="igraph",
+        n_iterations=2,
+        directed=False,
+    )
+    return holder.obs["leiden"].astype(int).to_numpy()
+
+
+def kmeans_centres(embedding: np.ndarray, n_clusters: int, random_state: int = 0) -> np.ndarray:
+    """KMeans centres ``(n_clusters, d)``, the DEC initialisation."""
+    if n_clusters > embedding.shape[0]:
+        raise ValueError(
+            f"n_clusters={n_clusters} exceeds the {embedding.shape[0]} cells; lower n_clusters."
+        )
+    kmeans = KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state)
+    return kmeans.fit(embedding).cluster_centers_.astype(np.float32)
+
+
+def relabel_by_size(labels: np.ndarray) -> np.ndarray:
+    """Renumber labels 0..K-1 from the largest cluster down (ties: smaller old label first)."""
+    values, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    new_label_of_value = np.empty(values.size, dtype=np.int64)
+    new_label_of_value[np.lexsort((values, -counts))] = np.arange(values.size)
+    return new_label_of_value[inverse.ravel()]
+
+
+def umap_of_embedding(
+    adata: ad.AnnData,
+    use_rep: str,
+    *,
+    n_neighbors: int = 15,
+    min_dist: float = 0.5,
+    random_state: int = 0,
+) -> None:
+    """Write ``obsm['X_umap']`` (and scanpy's neighbour graph) computed on ``obsm[use_rep]``."""
+    sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=use_rep, random_state=random_state)
+    sc.tl.umap(adata, min_dist=min_dist, random_state=random_state)

@@ -1,0 +1,283 @@
+"""Sparse PPMI graphs: kNN -> random surfing -> PPMI -> symmetric normalisation.
+
+The same code builds the cell graph (rows = cells, embedding = PCA) and the gene graph
+(rows = genes, embedding = a gene embedding). Every step works on ``scipy.sparse`` CSR
+matrices; nothing of shape N x N is ever dense.
+
+Memory: the kNN graph holds O(N * k) entries. Random surfing spreads each row over its
+multi-hop neighbourhood, which grows like k**steps; after each step every row keeps only its
+``max_entries_per_row`` largest entries, so the surfing and PPMI matrices hold at most
+O(N * max_entries_per_row) entries. When no row's neighbourhood exceeds the bound the result
+equals the exact dense computation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from .validate import check_enough_observations
+
+logger = logging.getLogger(__name__)
+
+# Above this many rows exact kNN (O(N^2)) is replaced by approximate pynndescent.
+EXACT_KNN_MAX_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """Parameters of :func:`build_ppmi_graph`.
+
+    Attributes
+    ----------
+    n_neighbors
+        k of the kNN graph (each row's neighbours, itself excluded).
+    surf_steps
+        Number of random-surfing steps (hops).
+    restart_probability
+        Probability that the surfer jumps back to its start at each step (1 - alpha in DNGR).
+    max_entries_per_row
+        Pruning bound of the surfing result: each row keeps its largest entries only.
+    metric
+        Distance of the kNN search (any metric sklearn and pynndescent both accept).
+    knn_method
+        ``"exact"`` (sklearn), ``"approximate"`` (pynndescent) or ``"auto"`` (exact up to
+        ``EXACT_KNN_MAX_ROWS`` rows).
+    block_size
+        Rows surfed at once; bounds the working memory of a step.
+    random_state
+        Seed of the approximate kNN search.
+    """
+
+    n_neighbors: int = 15
+    surf_steps: int = 2
+    restart_probability: float = 0.02
+    max_entries_per_row: int = 50
+    metric: str = "euclidean"
+    knn_method: str = "auto"
+    block_size: int = 4096
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        if self.surf_steps < 1:
+            raise ValueError(f"surf_steps must be at least 1, got {self.surf_steps}.")
+        if not 0.0 <= self.restart_probability < 1.0:
+            raise ValueError(
+                f"restart_probability must lie in [0, 1), got {self.restart_probability}."
+            )
+        if self.max_entries_per_row < self.n_neighbors + 1:
+            raise ValueError(
+                f"max_entries_per_row ({self.max_entries_per_row}) must exceed n_neighbors "
+                f"({self.n_neighbors}) so that pruning keeps at least the direct neighbours."
+            )
+        if self.knn_method not in {"auto", "exact", "approximate"}:
+            raise ValueError(
+                f"knn_method must be 'auto', 'exact' or 'approximate', got '{self.knn_method}'."
+            )
+
+
+@dataclass(frozen=True)
+class PPMIGraph:
+    """The graphs built from one embedding (all CSR, float32, N x N).
+
+    Attributes
+    ----------
+    knn
+        Symmetric binary kNN adjacency, no self loops.
+    ppmi
+        Symmetrised PPMI weights of the surfing co-occurrences, zero diagonal.
+    connectivities
+        ``D^-1/2 (ppmi + I) D^-1/2``: the propagation matrix of the GCN encoder.
+    """
+
+    knn: sp.csr_matrix
+    ppmi: sp.csr_matrix
+    connectivities: sp.csr_matrix
+
+
+def knn_adjacency(embedding: np.ndarray, config: GraphConfig) -> sp.csr_matrix:
+    """Symmetric binary kNN graph (union of both directions), self loops excluded.
+
+    Parameters
+    ----------
+    embedding
+        N x d dense coordinates (e.g. PCA of cells).
+    config
+        Uses ``n_neighbors``, ``metric``, ``knn_method`` and ``random_state``.
+    """
+    n_rows = embedding.shape[0]
+    check_enough_observations(n_rows, config.n_neighbors, what="rows")
+    use_exact = config.knn_method == "exact" or (
+        config.knn_method == "auto" and n_rows <= EXACT_KNN_MAX_ROWS
+    )
+    if use_exact:
+        from sklearn.neighbors import NearestNeighbors
+
+        search = NearestNeighbors(n_neighbors=config.n_neighbors + 1, metric=config.metric)
+        neighbours = search.fit(embedding).kneighbors(return_distance=False)
+        neighbours = neighbours[:, : config.n_neighbors]
+    else:
+        from pynndescent import NNDescent
+
+        index = NNDescent(
+            embedding,
+            n_neighbors=config.n_neighbors + 1,
+            metric=config.metric,
+            random_state=config.random_state,
+            low_memory=True,
+        )
+        neighbours = _drop_self(index.neighbor_graph[0], config.n_neighbors)
+    rows = np.repeat(np.arange(n_rows), neighbours.shape[1])
+    directed = sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.float32), (rows, neighbours.ravel())),
+        shape=(n_rows, n_rows),
+    )
+    return _binarise(directed.maximum(directed.T).tocsr())
+
+
+def _drop_self(neighbours: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Remove each row's own index from its neighbour list (approximate search may omit it)."""
+    is_self = neighbours == np.arange(neighbours.shape[0])[:, None]
+    # Rows without a self hit lose their last (farthest) neighbour instead.
+    is_self[~is_self.any(axis=1), -1] = True
+    return neighbours[~is_self].reshape(neighbours.shape[0], -1)[:, :n_neighbors]
+
+
+def _binarise(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    matrix.setdiag(0)
+    matrix.eliminate_zeros()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def row_normalize(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Divide each row by its sum (rows summing to zero stay zero)."""
+    row_sums = np.asarray(matrix.sum(axis=1)).ravel()
+    inverse = np.divide(1.0, row_sums, out=np.zeros_like(row_sums), where=row_sums > 0)
+    return sp.diags_array(inverse.astype(matrix.dtype)) @ matrix
+
+
+def keep_top_entries_per_row(matrix: sp.csr_matrix, max_entries: int) -> sp.csr_matrix:
+    """Keep the ``max_entries`` largest values of each row (ties: lower column first)."""
+    matrix = sp.csr_matrix(matrix)
+    row_lengths = np.diff(matrix.indptr)
+    if row_lengths.max(initial=0) <= max_entries:
+        return matrix
+    row_of_entry = np.repeat(np.arange(matrix.shape[0]), row_lengths)
+    matrix.sort_indices()
+    order = np.lexsort((-matrix.data, row_of_entry))
+    rank_in_row = np.arange(order.size) - matrix.indptr[row_of_entry[order]]
+    kept = np.sort(order[rank_in_row < max_entries])
+    pruned = sp.csr_matrix(
+        (matrix.data[kept], (row_of_entry[kept], matrix.indices[kept])), shape=matrix.shape
+    )
+    pruned.sort_indices()
+    return pruned
+
+
+def random_surf(adjacency: sp.csr_matrix, config: GraphConfig) -> sp.csr_matrix:
+    """Random-surfing co-occurrence matrix (DNGR, Cao et al. 2016), sparse and row-blocked.
+
+    With transition ``T`` (row-normalised adjacency) and ``alpha = 1 - restart_probability``:
+    ``P_0 = I``, ``P_t = alpha * P_{t-1} T + (1 - alpha) * I`` and the result is
+    ``sum_{t=1..steps} P_t``, each ``P_t`` and the sum pruned to ``max_entries_per_row``.
+
+    Memory: O(block_size * max_entries_per_row * n_neighbors) working space per block plus
+    O(N * max_entries_per_row) for the result.
+    """
+    n_rows = adjacency.shape[0]
+    transition = row_normalize(sp.csr_matrix(adjacency, dtype=np.float32))
+    alpha = 1.0 - config.restart_probability
+    blocks = []
+    for start in tqdm(
+        range(0, n_rows, config.block_size),
+        desc="random surfing",
+        unit="block",
+        disable=n_rows <= config.block_size,
+    ):
+        stop = min(start + config.block_size, n_rows)
+        restart = sp.csr_matrix(
+            (np.ones(stop - start, dtype=np.float32), (np.arange(stop - start), np.arange(start, stop))),
+            shape=(stop - start, n_rows),
+        )
+        state, total = restart, None
+        for _ in range(config.surf_steps):
+            state = alpha * (state @ transition) + (1.0 - alpha) * restart
+            state = keep_top_entries_per_row(state, config.max_entries_per_row)
+            total = state if total is None else total + state
+        blocks.append(keep_top_entries_per_row(total, config.max_entries_per_row))
+    return sp.vstack(blocks, format="csr")
+
+
+def ppmi(cooccurrence: sp.csr_matrix) -> sp.csr_matrix:
+    """Positive pointwise mutual information of a co-occurrence matrix, computed on non-zeros.
+
+    As in DNGR, the diagonal is removed and rows are scaled to sum to one first; then
+    ``PPMI_ij = max(0, log(D * M_ij / (r_i * c_j)))`` with row sums ``r``, column sums ``c``
+    and total ``D``. Zero co-occurrences have PPMI 0 and stay unstored.
+    """
+    matrix = sp.csr_matrix(cooccurrence, dtype=np.float64, copy=True)
+    matrix.setdiag(0)
+    matrix.eliminate_zeros()
+    matrix = sp.csr_matrix(row_normalize(matrix))
+    row_sums = np.asarray(matrix.sum(axis=1)).ravel()
+    column_sums = np.asarray(matrix.sum(axis=0)).ravel()
+    total = row_sums.sum()
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    matrix.data = np.log(total * matrix.data / (row_sums[rows] * column_sums[matrix.indices]))
+    matrix.data[matrix.data < 0] = 0.0
+    matrix.eliminate_zeros()
+    return matrix.astype(np.float32)
+
+
+def symmetric_normalize(weights: sp.csr_matrix, self_loops: bool = True) -> sp.csr_matrix:
+    """``D^-1/2 (W + I) D^-1/2`` for a symmetric non-negative ``W`` (GCN propagation)."""
+    if self_loops:
+        weights = weights + sp.eye_array(weights.shape[0], dtype=weights.dtype, format="csr")
+    degrees = np.asarray(weights.sum(axis=1)).ravel()
+    inverse_sqrt = np.divide(
+        1.0, np.sqrt(degrees), out=np.zeros_like(degrees), where=degrees > 0
+    )
+    scaling = sp.diags_array(inverse_sqrt.astype(weights.dtype))
+    return sp.csr_matrix(scaling @ weights @ scaling, dtype=np.float32)
+
+
+def build_ppmi_graph(embedding: np.ndarray, config: GraphConfig) -> PPMIGraph:
+    """Build the kNN, PPMI and normalised propagation graphs of the rows of ``embedding``.
+
+    Parameters
+    ----------
+    embedding
+        N x d dense coordinates: PCA of cells for the cell graph, a gene embedding for the
+        gene graph.
+    config
+        Graph parameters.
+
+    Returns
+    -------
+    The three sparse N x N graphs (see :class:`PPMIGraph`).
+    """
+    embedding = np.ascontiguousarray(embedding, dtype=np.float32)
+    logger.info(
+        "Building a PPMI graph on %d rows: k=%d, %d surfing steps, at most %d entries per row.",
+        embedding.shape[0],
+        config.n_neighbors,
+        config.surf_steps,
+        config.max_entries_per_row,
+    )
+    knn = knn_adjacency(embedding, config)
+    cooccurrence = random_surf(knn, config)
+    ppmi_weights = ppmi(cooccurrence)
+    symmetric = sp.csr_matrix((ppmi_weights + ppmi_weights.T) / 2.0, dtype=np.float32)
+    connectivities = symmetric_normalize(symmetric)
+    logger.info(
+        "Graph built: %d kNN edges, %d PPMI edges (%.1f per row).",
+        knn.nnz,
+        symmetric.nnz,
+        symmetric.nnz / max(embedding.shape[0], 1),
+    )
+    return PPMIGraph(knn=knn, ppmi=symmetric, connectivities=connectivities)

@@ -1,0 +1,10 @@
+"""Where scimta-kedro writes its results in an AnnData (scverse naming conventions)."""
+
+LATENT = "X_scimta"
+SOFT_ASSIGNMENT = "scimta_soft_assignment"
+CLUSTER = "scimta_cluster"
+INITIAL_CLUSTER = "scimta_leiden_init"
+CONNECTIVITIES = "scimta_connectivities"
+PPMI = "scimta_ppmi"
+KNN = "scimta_knn"
+RUN_INFO = "scimta"

@@ -1,0 +1,129 @@
+"""Keras 3 layers of the graph autoencoder: graph convolution, bilinear edge decoder, DEC head.
+
+Each layer mirrors its ``__init__`` arguments in ``get_config`` so that a saved ``.keras``
+model reloads without custom-object arguments.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+PACKAGE = "scimta"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GraphConvSkip(keras.layers.Layer):
+    """Graph convolution with a skip connection: ``act(A X W + X W_skip + b)``.
+
+    Inputs: ``[features, adjacency]`` with features ``(N, F)`` and a sparse or dense
+    normalised adjacency ``(N, N)``. Output: ``(N, units)``. The skip term keeps each node's
+    own signal separate from its neighbourhood average (spektral's ``GraphConvSkip``).
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape) -> None:
+        n_features = input_shape[0][-1]
+        self.kernel = self.add_weight(
+            name="kernel", shape=(n_features, self.units), initializer=self.kernel_initializer
+        )
+        self.skip_kernel = self.add_weight(
+            name="skip_kernel", shape=(n_features, self.units), initializer=self.kernel_initializer
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+            if self.use_bias
+            else None
+        )
+
+    def call(self, inputs):
+        features, adjacency = inputs
+        output = ops.matmul(adjacency, ops.matmul(features, self.kernel))
+        output = output + ops.matmul(features, self.skip_kernel)
+        if self.bias is not None:
+            output = output + self.bias
+        return self.activation(output)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.units)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BilinearEdgeDecoder(keras.layers.Layer):
+    """Edge logits ``z_i^T W z_j`` for given node pairs.
+
+    Inputs: ``[latent, pairs]`` with latent ``(N, d)`` and integer pairs ``(E, 2)``.
+    Output: logits ``(E,)``. Only the requested pairs are scored, never all N x N.
+    """
+
+    def build(self, input_shape) -> None:
+        latent_dim = input_shape[0][-1]
+        self.kernel = self.add_weight(
+            name="kernel", shape=(latent_dim, latent_dim), initializer="glorot_uniform"
+        )
+
+    def call(self, inputs):
+        latent, pairs = inputs
+        sources = ops.take(latent, pairs[:, 0], axis=0)
+        targets = ops.take(latent, pairs[:, 1], axis=0)
+        return ops.sum(ops.matmul(sources, self.kernel) * targets, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[1][0],)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class StudentTClustering(keras.layers.Layer):
+    """DEC soft assignment: ``q_ij ∝ (1 + |z_i - mu_j|^2 / alpha)^(-(alpha + 1) / 2)``.
+
+    Input: latent ``(N, d)``. Output: soft assignments ``(N, n_clusters)``, rows sum to one.
+    The centres ``mu`` are trainable and are initialised with :meth:`set_centres`.
+    """
+
+    def __init__(self, n_clusters: int, alpha: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.n_clusters = n_clusters
+        self.alpha = alpha
+
+    def build(self, input_shape) -> None:
+        self.centres = self.add_weight(
+            name="centres", shape=(self.n_clusters, input_shape[-1]), initializer="glorot_uniform"
+        )
+
+    def set_centres(self, centres) -> None:
+        self.centres.assign(ops.convert_to_tensor(centres, dtype=self.centres.dtype))
+
+    def call(self, latent):
+        squared_distance = ops.sum(
+            ops.square(ops.expand_dims(latent, axis=1) - self.centres), axis=-1
+        )
+        kernel = ops.power(1.0 + squared_distance / self.alpha, -(self.alpha + 1.0) / 2.0)
+        return kernel / ops.sum(kernel, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_clusters)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "n_clusters": self.n_clusters, "alpha": self.alpha}

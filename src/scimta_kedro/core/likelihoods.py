@@ -1,0 +1,71 @@
+"""Count likelihoods and the losses of the graph autoencoder.
+
+Written with ``keras.ops``; ``lgamma`` comes from TensorFlow because ``keras.ops`` has none.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from keras import ops
+
+_EPSILON = 1e-8
+
+
+def negative_binomial_nll(counts, mean, dispersion):
+    """Elementwise negative log-likelihood of counts under NB(mean, inverse dispersion).
+
+    Parameters
+    ----------
+    counts
+        Observed counts ``(N, G)``.
+    mean
+        Expected counts ``(N, G)``, positive.
+    dispersion
+        Inverse dispersion ``theta`` per gene ``(G,)``: variance = mean + mean^2 / theta.
+    """
+    theta = dispersion
+    log_theta_mean = ops.log(theta + mean + _EPSILON)
+    log_likelihood = (
+        tf.math.lgamma(counts + theta)
+        - tf.math.lgamma(theta)
+        - tf.math.lgamma(counts + 1.0)
+        + theta * (ops.log(theta + _EPSILON) - log_theta_mean)
+        + counts * (ops.log(mean + _EPSILON) - log_theta_mean)
+    )
+    return -log_likelihood
+
+
+def zero_inflated_negative_binomial_nll(counts, mean, dispersion, dropout_logits):
+    """Elementwise negative log-likelihood under a zero-inflated NB (dropout ``sigmoid(logits)``)."""
+    nb_nll = negative_binomial_nll(counts, mean, dispersion)
+    # log P(0) under NB = theta * log(theta / (theta + mean)).
+    nb_zero_log_prob = dispersion * (
+        ops.log(dispersion + _EPSILON) - ops.log(dispersion + mean + _EPSILON)
+    )
+    log_dropout = -ops.softplus(-dropout_logits)
+    log_no_dropout = -ops.softplus(dropout_logits)
+    zero_nll = -ops.logaddexp(log_dropout, log_no_dropout + nb_zero_log_prob)
+    non_zero_nll = nb_nll - log_no_dropout
+    return ops.where(counts < 0.5, zero_nll, non_zero_nll)
+
+
+def edge_reconstruction_loss(labels, logits):
+    """Mean binary cross-entropy of edge logits against 0/1 edge labels."""
+    return ops.mean(
+        ops.maximum(logits, 0.0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+    )
+
+
+def target_distribution(soft_assignment):
+    """DEC's sharpened target: ``p_ij ∝ q_ij^2 / f_j`` with cluster frequencies ``f_j``."""
+    weight = ops.square(soft_assignment) / ops.sum(soft_assignment, axis=0)
+    return weight / ops.sum(weight, axis=1, keepdims=True)
+
+
+def clustering_kl_loss(target, soft_assignment):
+    """``KL(P || Q)`` averaged over cells."""
+    return ops.mean(
+        ops.sum(
+            target * (ops.log(target + _EPSILON) - ops.log(soft_assignment + _EPSILON)), axis=1
+        )
+    )

@@ -1,0 +1,307 @@
+"""Training of the graph autoencoder: reconstruction pretraining, then DEC fine-tuning."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+import tensorflow as tf
+from keras import ops
+from tqdm.auto import tqdm
+
+from .cluster import kmeans_centres, leiden_on_embedding
+from .likelihoods import (
+    clustering_kl_loss,
+    edge_reconstruction_loss,
+    negative_binomial_nll,
+    target_distribution,
+    zero_inflated_negative_binomial_nll,
+)
+from .model import GraphAutoencoder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Model shape, optimisation and clustering settings of :func:`train_graph_autoencoder`.
+
+    ``n_clusters`` is an int or ``"auto"``: Leiden on the kNN graph of the pretrained latent
+    space (``leiden_neighbors``, ``leiden_resolution``) picks it without labels.
+    """
+
+    hidden_units: tuple[int, ...] = (128,)
+    latent_dim: int = 15
+    decoder_units: tuple[int, ...] = (128, 256, 512)
+    dropout_rate: float = 0.2
+    likelihood: str = "nb"
+    pretrain_epochs: int = 200
+    pretrain_learning_rate: float = 1e-3
+    finetune_epochs: int = 100
+    finetune_learning_rate: float = 5e-4
+    graph_loss_weight: float = 0.3
+    expression_loss_weight: float = 1.0
+    cluster_loss_weight: float = 1.5
+    edge_samples_per_node: int = 5
+    expression_batch_size: int = 1024
+    target_update_interval: int = 10
+    label_change_tolerance: float = 0.001
+    n_clusters: int | str = "auto"
+    leiden_resolution: float = 1.0
+    leiden_neighbors: int = 15
+    log_every: int = 25
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_clusters != "auto" and not (
+            isinstance(self.n_clusters, int) and self.n_clusters >= 2
+        ):
+            raise ValueError(
+                f"n_clusters must be 'auto' or an integer >= 2, got {self.n_clusters!r}."
+            )
+        for name in ("pretrain_epochs", "finetune_epochs", "target_update_interval"):
+            if getattr(self, name) < (0 if name == "finetune_epochs" else 1):
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+
+
+@dataclass
+class GraphData:
+    """What the model trains on, for N cells and G genes.
+
+    Attributes
+    ----------
+    features
+        Encoder input ``(N, F)``: scaled log expression of the HVGs, or their PCA.
+    counts
+        Raw counts of the same genes ``(N, G)`` (sparse or dense).
+    connectivities
+        Normalised propagation matrix ``(N, N)``, sparse.
+    edges
+        Weighted graph whose non-zeros are the edges to reconstruct ``(N, N)``, sparse.
+    """
+
+    features: np.ndarray
+    counts: sp.spmatrix | np.ndarray
+    connectivities: sp.spmatrix
+    edges: sp.spmatrix
+
+    def __post_init__(self) -> None:
+        n_cells = self.features.shape[0]
+        shapes = {
+            "counts": self.counts.shape[0],
+            "connectivities": self.connectivities.shape[0],
+            "edges": self.edges.shape[0],
+        }
+        mismatched = {name: n for name, n in shapes.items() if n != n_cells}
+        if mismatched:
+            raise ValueError(
+                f"features have {n_cells} cells but {mismatched}; build the graph and the "
+                "features from the same preprocessed cells."
+            )
+
+
+@dataclass
+class TrainingResult:
+    """A trained model and what it says about the cells."""
+
+    model: GraphAutoencoder
+    latent: np.ndarray
+    soft_assignment: np.ndarray
+    initial_labels: np.ndarray
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+def to_sparse_tensor(matrix: sp.spmatrix) -> tf.SparseTensor:
+    """A scipy sparse matrix as a reordered ``tf.SparseTensor`` of float32."""
+    coo = sp.coo_matrix(matrix)
+    indices = np.column_stack([coo.row, coo.col]).astype(np.int64)
+    tensor = tf.SparseTensor(indices, coo.data.astype(np.float32), coo.shape)
+    return tf.sparse.reorder(tensor)
+
+
+class _EdgeSampler:
+    """Draws observed edges and the same number of uniformly random node pairs each epoch."""
+
+    def __init__(self, edges: sp.spmatrix, samples_per_node: int, rng: np.random.Generator):
+        upper = sp.triu(edges, k=1).tocoo()
+        self._positives = np.column_stack([upper.row, upper.col]).astype(np.int32)
+        if self._positives.shape[0] == 0:
+            raise ValueError("the cell graph has no edges to reconstruct.")
+        self._n_nodes = edges.shape[0]
+        self._n_samples = min(self._positives.shape[0], samples_per_node * self._n_nodes)
+        self._rng = rng
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        chosen = self._rng.choice(self._positives.shape[0], self._n_samples, replace=False)
+        negatives = self._rng.integers(0, self._n_nodes, size=(self._n_samples, 2), dtype=np.int32)
+        pairs = np.concatenate([self._positives[chosen], negatives])
+        labels = np.concatenate([np.ones(self._n_samples), np.zeros(self._n_samples)])
+        return pairs, labels.astype(np.float32)
+
+
+class _Trainer:
+    def __init__(self, data: GraphData, config: TrainingConfig):
+        self.config = config
+        self.features = tf.constant(np.asarray(data.features, dtype=np.float32))
+        counts = data.counts.toarray() if sp.issparse(data.counts) else data.counts
+        self.counts = tf.constant(np.asarray(counts, dtype=np.float32))
+        self.library_size = tf.reduce_sum(self.counts, axis=1, keepdims=True)
+        self.adjacency = to_sparse_tensor(data.connectivities)
+        self.rng = np.random.default_rng(config.random_state)
+        self.sampler = _EdgeSampler(data.edges, config.edge_samples_per_node, self.rng)
+        self.n_cells = data.features.shape[0]
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Node pairs and their edge labels, and the cells whose counts are scored this step."""
+        pairs, labels = self.sampler.sample()
+        batch_size = min(self.config.expression_batch_size, self.n_cells)
+        cells = np.sort(self.rng.choice(self.n_cells, batch_size, replace=False)).astype(np.int32)
+        return pairs, labels, cells
+
+    def losses(self, model: GraphAutoencoder, pairs, labels, cells, training: bool) -> dict:
+        latent = model.encode(self.features, self.adjacency, training=training)
+        # The graph convolution needs every cell; the count likelihood only a sample of them.
+        counts = tf.gather(self.counts, cells)
+        expression = model.decode_expression(
+            tf.gather(latent, cells), tf.gather(self.library_size, cells)
+        )
+        if model.likelihood == "zinb":
+            nll = zero_inflated_negative_binomial_nll(
+                counts, expression["mean"], expression["dispersion"],
+                expression["dropout_logits"],
+            )
+        else:
+            nll = negative_binomial_nll(counts, expression["mean"], expression["dispersion"])
+        graph_loss = edge_reconstruction_loss(labels, model.score_edges(latent, pairs))
+        return {"latent": latent, "graph_loss": graph_loss, "expression_loss": ops.mean(nll)}
+
+    def make_step(self, model: GraphAutoencoder, learning_rate: float, with_clustering: bool):
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        config = self.config
+
+        @tf.function
+        def step(pairs, labels, cells, target):
+            with tf.GradientTape() as tape:
+                # Dropout denoises pretraining only; DEC needs stable soft assignments.
+                parts = self.losses(model, pairs, labels, cells, training=not with_clustering)
+                total = (
+                    config.graph_loss_weight * parts["graph_loss"]
+                    + config.expression_loss_weight * parts["expression_loss"]
+                )
+                if with_clustering:
+                    parts["cluster_loss"] = clustering_kl_loss(
+                        target, model.soft_assign(parts["latent"])
+                    )
+                    total = total + config.cluster_loss_weight * parts["cluster_loss"]
+            variables = model.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+            parts.pop("latent")
+            return {"total_loss": total, **parts}
+
+        return step
+
+    def embed(self, model: GraphAutoencoder) -> np.ndarray:
+        return model.encode(self.features, self.adjacency, training=False).numpy()
+
+
+def _record(history: dict, phase: str, losses: dict) -> None:
+    for name, value in losses.items():
+        history.setdefault(f"{phase}_{name}", []).append(float(value))
+
+
+def _progress(epochs: int, description: str):
+    return tqdm(range(epochs), desc=description, unit="epoch", mininterval=1.0)
+
+
+def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> TrainingResult:
+    """Pretrain on edge and count reconstruction, then fine-tune with the DEC loss.
+
+    The number of clusters is ``config.n_clusters``, or for ``"auto"`` the number of Leiden
+    clusters of the pretrained latent space; DEC centres start at KMeans centres. Fine-tuning
+    stops early when fewer than ``label_change_tolerance`` of the cells change cluster between
+    two target updates (as in DEC). Labels are never used.
+
+    Memory: the dense features and counts ``(N, G)`` and the sparse graphs are held on the
+    device; each step scores ``2 * edge_samples_per_node * N`` node pairs.
+    """
+    keras.utils.set_random_seed(config.random_state)
+    trainer = _Trainer(data, config)
+    model = GraphAutoencoder(
+        n_genes=data.counts.shape[1],
+        n_features=data.features.shape[1],
+        hidden_units=config.hidden_units,
+        latent_dim=config.latent_dim,
+        decoder_units=config.decoder_units,
+        dropout_rate=config.dropout_rate,
+        likelihood=config.likelihood,
+    )
+    model.build()
+    history: dict[str, list[float]] = {}
+
+    step = trainer.make_step(model, config.pretrain_learning_rate, with_clustering=False)
+    no_target = tf.zeros((0, 0))
+    for epoch in _progress(config.pretrain_epochs, "pretraining"):
+        losses = step(*trainer.sample(), no_target)
+        _record(history, "pretrain", losses)
+        _log_epoch("pretrain", epoch, config, losses)
+
+    latent = trainer.embed(model)
+    initial_labels = leiden_on_embedding(
+        latent,
+        n_neighbors=config.leiden_neighbors,
+        resolution=config.leiden_resolution,
+        random_state=config.random_state,
+    )
+    n_clusters = (
+        int(np.unique(initial_labels).size) if config.n_clusters == "auto" else config.n_clusters
+    )
+    logger.info(
+        "Fine-tuning with %d clusters (%s).",
+        n_clusters,
+        "Leiden estimate" if config.n_clusters == "auto" else "set by the user",
+    )
+    if n_clusters < 2:
+        raise ValueError(
+            "Leiden found a single cluster in the pretrained latent space; raise "
+            "training.leiden_resolution or set training.n_clusters explicitly."
+        )
+    model = model.with_clustering(kmeans_centres(latent, n_clusters, config.random_state))
+    soft_assignment = _finetune(model, trainer, config, history)
+    return TrainingResult(
+        model=model,
+        latent=trainer.embed(model),
+        soft_assignment=soft_assignment,
+        initial_labels=initial_labels,
+        history=history,
+    )
+
+
+def _finetune(model, trainer: _Trainer, config: TrainingConfig, history: dict) -> np.ndarray:
+    step = trainer.make_step(model, config.finetune_learning_rate, with_clustering=True)
+    soft_assignment = model.soft_assign(trainer.embed(model)).numpy()
+    previous_labels = soft_assignment.argmax(axis=1)
+    target = target_distribution(soft_assignment)
+    for epoch in _progress(config.finetune_epochs, "DEC fine-tuning"):
+        if epoch > 0 and epoch % config.target_update_interval == 0:
+            soft_assignment = model.soft_assign(trainer.embed(model)).numpy()
+            labels = soft_assignment.argmax(axis=1)
+            changed = float(np.mean(labels != previous_labels))
+            history.setdefault("finetune_label_change", []).append(changed)
+            if changed < config.label_change_tolerance:
+                logger.info("DEC converged at epoch %d: %.4f%% of cells changed.", epoch, 100 * changed)
+                break
+            previous_labels = labels
+            target = target_distribution(soft_assignment)
+        losses = step(*trainer.sample(), target)
+        _record(history, "finetune", losses)
+        _log_epoch("finetune", epoch, config, losses)
+    return model.soft_assign(trainer.embed(model)).numpy()
+
+
+def _log_epoch(phase: str, epoch: int, config: TrainingConfig, losses: dict) -> None:
+    if (epoch + 1) % config.log_every == 0:
+        summary = ", ".join(f"{name}={float(value):.4f}" for name, value in losses.items())
+        logger.info("%s epoch %d: %s", phase, epoch + 1, summary)

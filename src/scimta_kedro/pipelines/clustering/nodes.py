@@ -1,0 +1,78 @@
+"""Nodes of the clustering pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from scimta_kedro.core import keys
+from scimta_kedro.core.cluster import relabel_by_size, umap_of_embedding
+from scimta_kedro.core.metrics import clustering_scores
+from scimta_kedro.core.plots import umap_figure
+from scimta_kedro.core.validate import check_same_cells
+
+
+def _label_key(adata: ad.AnnData) -> str:
+    return adata.uns.get(keys.RUN_INFO, {}).get("label_key", "")
+
+
+def assign_clusters(
+    preprocessed_cells: ad.AnnData,
+    embedded_cells: ad.AnnData,
+    options: dict[str, Any],
+    random_state: int,
+) -> ad.AnnData:
+    """Clusters from the DEC soft assignments (renumbered by size), latent space and UMAP."""
+    check_same_cells(preprocessed_cells, embedded_cells, ("preprocessed_cells", "embedded_cells"))
+    clustered = preprocessed_cells.copy()
+    for key in (keys.LATENT, keys.SOFT_ASSIGNMENT):
+        clustered.obsm[key] = embedded_cells.obsm[key]
+    clustered.obs[keys.INITIAL_CLUSTER] = embedded_cells.obs[keys.INITIAL_CLUSTER].to_numpy()
+    labels = relabel_by_size(clustered.obsm[keys.SOFT_ASSIGNMENT].argmax(axis=1))
+    categories = [str(label) for label in range(labels.max() + 1)]
+    clustered.obs[keys.CLUSTER] = pd.Categorical(labels.astype(str), categories=categories)
+    umap_of_embedding(
+        clustered,
+        keys.LATENT,
+        n_neighbors=options["umap_neighbors"],
+        min_dist=options["umap_min_dist"],
+        random_state=random_state,
+    )
+    return clustered
+
+
+def evaluate_clusters(
+    clustered_cells: ad.AnnData, options: dict[str, Any], random_state: int
+) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Metrics for MLflow and a JSON summary (sizes, silhouette, ARI/NMI when labelled)."""
+    label_key = _label_key(clustered_cells)
+    clusters = clustered_cells.obs[keys.CLUSTER].to_numpy()
+    scores = clustering_scores(
+        clustered_cells.obsm[keys.LATENT],
+        clusters,
+        clustered_cells.obs[label_key].to_numpy() if label_key else None,
+        silhouette_sample_size=options["silhouette_sample_size"],
+        random_state=random_state,
+    )
+    sizes = clustered_cells.obs[keys.CLUSTER].value_counts(sort=False)
+    summary = {
+        "input": clustered_cells.uns.get(keys.RUN_INFO, {}).get("input_path", ""),
+        "n_cells": int(clustered_cells.n_obs),
+        "n_genes": int(clustered_cells.n_vars),
+        "label_key": label_key or None,
+        "cluster_sizes": {str(name): int(size) for name, size in sizes.items()},
+        **{name: (None if np.isnan(value) else value) for name, value in scores.items()},
+    }
+    metrics = {name: {"value": value, "step": 0} for name, value in scores.items()}
+    return metrics, summary
+
+
+def plot_umap(clustered_cells: ad.AnnData) -> Figure:
+    """UMAP of the latent space coloured by cluster, and by label when labels exist."""
+    label_key = _label_key(clustered_cells)
+    colour_keys = [keys.CLUSTER] + ([label_key] if label_key else [])
+    return umap_figure(clustered_cells, colour_keys, title_prefix="scIMTA latent UMAP")

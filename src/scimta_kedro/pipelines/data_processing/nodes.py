@@ -1,0 +1,52 @@
+"""Nodes of the data_processing pipeline: thin wrappers over ``scimta_kedro.core``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anndata as ad
+
+from scimta_kedro.core import keys, simulate
+from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
+from scimta_kedro.core.validate import read_h5ad, validate_counts
+
+logger = logging.getLogger(__name__)
+
+
+def load_cells(input_path: str | None, options: dict[str, Any], random_state: int) -> ad.AnnData:
+    """Read ``input_path``, or simulate cells with known groups when it is empty."""
+    if input_path:
+        logger.info("Reading %s", input_path)
+        return read_h5ad(input_path)
+    logger.info("No input_path given: simulating cells (%s).", options["simulation"])
+    config = simulate.SimulationConfig(**options["simulation"], random_state=random_state)
+    return simulate.simulate_counts(config)
+
+
+def validate_cells(
+    raw_cells: ad.AnnData,
+    input_path: str | None,
+    label_key: str | None,
+    options: dict[str, Any],
+    graph_options: dict[str, Any],
+) -> ad.AnnData:
+    """Check the counts and named columns before any long step; record the label column."""
+    if not label_key and not input_path:
+        label_key = simulate.LABEL_KEY  # the simulator's ground truth
+    cells = validate_counts(
+        raw_cells,
+        n_neighbors=graph_options["n_neighbors"],
+        obs_keys={"label_key": label_key},
+        counts_layer=options["counts_layer"],
+    )
+    cells.uns[keys.RUN_INFO] = {"label_key": label_key or "", "input_path": input_path or "simulated"}
+    return cells
+
+
+def preprocess_cells(
+    validated_cells: ad.AnnData, options: dict[str, Any], random_state: int
+) -> ad.AnnData:
+    """QC, normalisation, HVGs, scaling and PCA; raw counts kept in ``layers['counts']``."""
+    config = PreprocessConfig(**options["preprocessing"], random_state=random_state)
+    return preprocess_counts(validated_cells, config, counts_layer=options["counts_layer"])

@@ -1,0 +1,18 @@
+"""graph_construction: ``preprocessed_cells`` -> ``cell_graph``."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import build_cell_graph
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                func=build_cell_graph,
+                inputs=["preprocessed_cells", "params:graph_construction", "params:random_state"],
+                outputs="cell_graph",
+                name="build_cell_graph_node",
+            )
+        ]
+    )

@@ -1,0 +1,49 @@
+"""Nodes of the training pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anndata as ad
+import keras
+import pandas as pd
+
+from scimta_kedro.core import keys
+from scimta_kedro.core.preprocess import COUNTS_LAYER
+from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
+from scimta_kedro.core.validate import check_same_cells
+
+
+def train_model(
+    preprocessed_cells: ad.AnnData,
+    cell_graph: ad.AnnData,
+    options: dict[str, Any],
+    random_state: int,
+) -> tuple[keras.Model, ad.AnnData, dict[str, list[dict[str, float]]]]:
+    """Train the graph autoencoder; return the model, the embedded cells and loss histories."""
+    check_same_cells(preprocessed_cells, cell_graph, ("preprocessed_cells", "cell_graph"))
+    data = GraphData(
+        features=preprocessed_cells.X,
+        counts=preprocessed_cells.layers[COUNTS_LAYER],
+        connectivities=cell_graph.obsp[keys.CONNECTIVITIES],
+        edges=cell_graph.obsp[keys.PPMI],
+    )
+    config = TrainingConfig(
+        **{
+            **options,
+            "hidden_units": tuple(options["hidden_units"]),
+            "decoder_units": tuple(options["decoder_units"]),
+        },
+        random_state=random_state,
+    )
+    result = train_graph_autoencoder(data, config)
+
+    embedded_cells = ad.AnnData(obs=preprocessed_cells.obs[[]].copy())
+    embedded_cells.obsm[keys.LATENT] = result.latent
+    embedded_cells.obsm[keys.SOFT_ASSIGNMENT] = result.soft_assignment
+    embedded_cells.obs[keys.INITIAL_CLUSTER] = pd.Categorical(result.initial_labels.astype(str))
+    history = {
+        name: [{"value": value, "step": step} for step, value in enumerate(values)]
+        for name, values in result.history.items()
+    }
+    return result.model, embedded_cells, history

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from scimta_kedro.core.graphs import (
+    GraphConfig,
+    build_ppmi_graph,
+    keep_top_entries_per_row,
+    knn_adjacency,
+    random_surf,
+)
+from scimta_kedro.core.validate import InputError
+
+
+def dense_reference(adjacency: np.ndarray, steps: int, restart: float) -> np.ndarray:
+    """The published dense computation (DNGR surfing + PPMI), then D^-1/2 (W + I) D^-1/2."""
+    n = adjacency.shape[0]
+    transition = adjacency / adjacency.sum(axis=1, keepdims=True)
+    alpha = 1.0 - restart
+    state, total = np.eye(n), np.zeros((n, n))
+    for _ in range(steps):
+        state = alpha * state @ transition + (1 - alpha) * np.eye(n)
+        total += state
+    np.fill_diagonal(total, 0.0)
+    total /= total.sum(axis=1, keepdims=True)
+    rows, cols = total.sum(axis=1, keepdims=True), total.sum(axis=0, keepdims=True)
+    with np.errstate(divide="ignore"):
+        pmi = np.log(total.sum() * total / (rows @ cols))
+    pmi[~np.isfinite(pmi) | (pmi < 0)] = 0.0
+    weights = (pmi + pmi.T) / 2 + np.eye(n)
+    degree = weights.sum(axis=1)
+    return weights / np.sqrt(np.outer(degree, degree))
+
+
+@pytest.fixture
+def points() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(80, 6)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("steps", "restart", "block_size"), [(1, 0.02, 4096), (3, 0.1, 13)])
+def test_sparse_graph_equals_dense_reference(points, steps, restart, block_size):
+    config = GraphConfig(
+        n_neighbors=6,
+        surf_steps=steps,
+        restart_probability=restart,
+        max_entries_per_row=points.shape[0],
+        block_size=block_size,
+    )
+    graph = build_ppmi_graph(points, config)
+    expected = dense_reference(graph.knn.toarray(), steps, restart)
+    np.testing.assert_allclose(graph.connectivities.toarray(), expected, atol=1e-6)
+
+
+def test_graphs_are_sparse_symmetric_and_non_negative(points):
+    graph = build_ppmi_graph(points, GraphConfig(n_neighbors=5, max_entries_per_row=20))
+    for matrix in (graph.knn, graph.ppmi, graph.connectivities):
+        assert sp.issparse(matrix)
+        assert abs(matrix - matrix.T).max() < 1e-6
+        assert matrix.min() >= 0
+    assert graph.knn.diagonal().sum() == 0 and graph.ppmi.diagonal().sum() == 0
+    assert np.all(graph.connectivities.diagonal() > 0)  # self loops
+
+
+def test_pruning_bounds_entries_per_row(points):
+    bound = 10
+    surf = random_surf(
+        knn_adjacency(points, GraphConfig(n_neighbors=6, max_entries_per_row=bound)),
+        GraphConfig(n_neighbors=6, surf_steps=3, max_entries_per_row=bound),
+    )
+    assert np.diff(surf.indptr).max() <= bound
+    graph = build_ppmi_graph(points, GraphConfig(n_neighbors=6, surf_steps=3, max_entries_per_row=bound))
+    # Symmetrising can at most double a row.
+    assert graph.ppmi.nnz <= 2 * bound * points.shape[0]
+
+
+def test_knn_rows_hold_at_least_k_neighbours(points):
+    knn = knn_adjacency(points, GraphConfig(n_neighbors=7))
+    assert np.diff(knn.indptr).min() >= 7
+    assert set(np.unique(knn.data)) == {1.0}
+
+
+def test_approximate_knn_agrees_with_exact():
+    points = np.random.default_rng(1).normal(size=(400, 5)).astype(np.float32)
+    exact = knn_adjacency(points, GraphConfig(n_neighbors=10, knn_method="exact"))
+    approximate = knn_adjacency(points, GraphConfig(n_neighbors=10, knn_method="approximate"))
+    overlap = exact.multiply(approximate).nnz / exact.nnz
+    assert overlap > 0.95
+
+
+def test_keep_top_entries_keeps_the_largest_values():
+    matrix = sp.csr_matrix(np.array([[5.0, 1.0, 3.0, 4.0], [0.0, 2.0, 0.0, 1.0]]))
+    pruned = keep_top_entries_per_row(matrix, 2).toarray()
+    np.testing.assert_array_equal(pruned, [[5.0, 0.0, 0.0, 4.0], [0.0, 2.0, 0.0, 1.0]])
+
+
+def test_the_same_code_builds_a_gene_graph(points):
+    """Genes reuse the cell code: any rows x features embedding works."""
+    gene_embedding = np.random.default_rng(2).normal(size=(40, 8)).astype(np.float32)
+    graph = build_ppmi_graph(gene_embedding, GraphConfig(n_neighbors=4, max_entries_per_row=10))
+    assert graph.connectivities.shape == (40, 40)
+
+
+def test_too_few_rows_for_k_is_a_clear_error(points):
+    with pytest.raises(InputError, match=r"only 80 rows.*n_neighbors=100"):
+        build_ppmi_graph(points, GraphConfig(n_neighbors=100, max_entries_per_row=200))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"surf_steps": 0}, {"restart_probability": 1.0}, {"max_entries_per_row": 5}, {"knn_method": "x"}],
+)
+def test_invalid_graph_parameters_are_rejected(overrides):
+    with pytest.raises(ValueError):
+        GraphConfig(**overrides)
