@@ -12,4 +12,7 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {
         "mlflow": ["mlflow*", "mlflow*/**"],
     },
+    # conf/local (or another env) may override single keys such as training.latent_dim
+    # without repeating the rest of the block.
+    "merge_strategy": {"parameters": "soft"},
 }

@@ -104,6 +104,8 @@ def preprocess_counts(
     sc.pp.highly_variable_genes(adata, n_top_genes=n_top_genes, flavor=config.hvg_flavor)
     adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
     adata.layers[LOG_LAYER] = adata.X.copy()
+    # Scaling centres every gene, so X becomes dense here on purpose (N x HVGs).
+    adata.X = adata.X.toarray()
     sc.pp.scale(adata, max_value=config.max_scale_value)
     adata.X = np.asarray(adata.X, dtype=np.float32)
 

@@ -1,0 +1,107 @@
+"""End to end: `kedro run` on tiny simulated data, outputs on disk and the MLflow record."""
+
+from __future__ import annotations
+
+import json
+
+import anndata as ad
+import mlflow
+import numpy as np
+import pytest
+
+from scimta_kedro.core.simulate import SimulationConfig, simulate_counts
+
+from .conftest import assert_succeeded, make_project_copy, run_kedro
+
+pytestmark = pytest.mark.slow
+
+CLUSTERED = "data/07_model_output/clustered_cells.h5ad"
+PREPROCESSED = "data/02_intermediate/preprocessed_cells.h5ad"
+SUMMARY = "data/08_reporting/cluster_summary.json"
+
+
+def _runs(root):
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("scimta_kedro")
+    return client, client.search_runs([experiment.experiment_id], order_by=["start_time ASC"])
+
+
+def _artifact_paths(client, run_id, folder=None):
+    paths = []
+    for item in client.list_artifacts(run_id, folder):
+        paths += _artifact_paths(client, run_id, item.path) if item.is_dir else [item.path]
+    return paths
+
+
+@pytest.fixture(scope="module")
+def default_run(tiny_project):
+    assert_succeeded(run_kedro(tiny_project))
+    return tiny_project
+
+
+def test_default_run_writes_clustered_cells_and_summary(default_run):
+    clustered = ad.read_h5ad(default_run / CLUSTERED)
+    assert clustered.obsm["X_scimta"].shape == (clustered.n_obs, 8)
+    assert clustered.obsm["X_umap"].shape == (clustered.n_obs, 2)
+    assert clustered.obs["scimta_cluster"].nunique() >= 2
+    assert "counts" in clustered.layers
+    summary = json.loads((default_run / SUMMARY).read_text())
+    assert summary["label_key"] == "cell_type"  # simulated truth, for reporting only
+    assert sum(summary["cluster_sizes"].values()) == clustered.n_obs
+    assert {"silhouette", "ari", "nmi", "n_clusters"} <= set(summary)
+
+
+def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_run):
+    client, runs = _runs(default_run)
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["training.latent_dim"] == "8"
+    assert run.data.params["graph_construction.n_neighbors"] == "10"
+    history = client.get_metric_history(run.info.run_id, "training_history.pretrain_total_loss")
+    assert [metric.step for metric in history] == list(range(12))
+    assert {"clustering_metrics.ari", "clustering_metrics.silhouette"} <= set(run.data.metrics)
+    assert set(_artifact_paths(client, run.info.run_id)) == {
+        "model/scimta_model.keras",
+        "plots/umap.png",
+        "reports/cluster_summary.json",
+    }
+
+
+def test_one_stage_reruns_on_what_earlier_stages_wrote(default_run):
+    before = (default_run / PREPROCESSED).stat().st_mtime_ns
+    result = run_kedro(
+        default_run, "--pipeline", "clustering", "--params", "clustering.umap_min_dist=0.1"
+    )
+    assert_succeeded(result)
+    assert (default_run / PREPROCESSED).stat().st_mtime_ns == before
+    _, runs = _runs(default_run)
+    assert runs[-1].info.run_name == "clustering"
+    assert runs[-1].data.params["clustering.umap_min_dist"] == "0.1"
+
+
+def test_failed_run_leaves_earlier_outputs_untouched(default_run, tmp_path):
+    bad = simulate_counts(SimulationConfig(n_cells=50, n_genes=60, n_groups=2, genes_per_programme=5))
+    bad.X = bad.X.toarray()
+    bad.X[0, 0] = np.nan
+    bad.write_h5ad(tmp_path / "bad.h5ad")
+    outputs = [default_run / path for path in (CLUSTERED, PREPROCESSED, SUMMARY)]
+    before = [path.read_bytes() for path in outputs]
+    result = run_kedro(default_run, "--params", f"input_path={tmp_path / 'bad.h5ad'}")
+    assert result.returncode != 0
+    assert "contains NaN or infinite values" in result.stdout + result.stderr
+    assert [path.read_bytes() for path in outputs] == before
+
+
+def test_a_users_file_with_its_own_label_column(tmp_path_factory):
+    root = make_project_copy(tmp_path_factory.mktemp("user_project"))
+    cells = simulate_counts(
+        SimulationConfig(n_cells=200, n_genes=300, n_groups=2, genes_per_programme=30, de_log_fold=2.0)
+    )
+    cells.obs = cells.obs.rename(columns={"cell_type": "annotation"})
+    cells.write_h5ad(root / "mine.h5ad")
+    assert_succeeded(
+        run_kedro(root, "--params", f"input_path={root / 'mine.h5ad'},label_key=annotation")
+    )
+    summary = json.loads((root / SUMMARY).read_text())
+    assert summary["input"].endswith("mine.h5ad")
+    assert summary["label_key"] == "annotation" and "ari" in summary
