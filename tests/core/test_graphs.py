@@ -68,7 +68,9 @@ def test_pruning_bounds_entries_per_row(points):
         GraphConfig(n_neighbors=6, surf_steps=3, max_entries_per_row=bound),
     )
     assert np.diff(surf.indptr).max() <= bound
-    graph = build_ppmi_graph(points, GraphConfig(n_neighbors=6, surf_steps=3, max_entries_per_row=bound))
+    graph = build_ppmi_graph(
+        points, GraphConfig(n_neighbors=6, surf_steps=3, max_entries_per_row=bound)
+    )
     # Symmetrising can at most double a row.
     assert graph.ppmi.nnz <= 2 * bound * points.shape[0]
 
@@ -107,7 +109,12 @@ def test_too_few_rows_for_k_is_a_clear_error(points):
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"surf_steps": 0}, {"restart_probability": 1.0}, {"max_entries_per_row": 5}, {"knn_method": "x"}],
+    [
+        {"surf_steps": 0},
+        {"restart_probability": 1.0},
+        {"max_entries_per_row": 5},
+        {"knn_method": "x"},
+    ],
 )
 def test_invalid_graph_parameters_are_rejected(overrides):
     with pytest.raises(ValueError):

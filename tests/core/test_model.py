@@ -61,7 +61,9 @@ def test_soft_assignments_are_distributions_nearest_centre_highest():
 @pytest.mark.parametrize("likelihood", ["nb", "zinb"])
 def test_model_shapes(graph_inputs, likelihood):
     features, adjacency = graph_inputs
-    model = GraphAutoencoder(N_GENES, hidden_units=(8, 6), latent_dim=3, decoder_units=(7,), likelihood=likelihood)
+    model = GraphAutoencoder(
+        N_GENES, hidden_units=(8, 6), latent_dim=3, decoder_units=(7,), likelihood=likelihood
+    )
     model.build()
     latent = model([features, adjacency])
     assert tuple(latent.shape) == (N_CELLS, 3)
@@ -89,9 +91,13 @@ def test_saved_model_reloads_with_the_same_outputs(graph_inputs, tmp_path):
     path = tmp_path / "model.keras"
     clustered.save(path)
     reloaded = keras.models.load_model(path)
-    np.testing.assert_allclose(reloaded([features, adjacency]), clustered([features, adjacency]), atol=1e-6)
+    np.testing.assert_allclose(
+        reloaded([features, adjacency]), clustered([features, adjacency]), atol=1e-6
+    )
     latent = clustered([features, adjacency])
-    np.testing.assert_allclose(reloaded.soft_assign(latent), clustered.soft_assign(latent), atol=1e-6)
+    np.testing.assert_allclose(
+        reloaded.soft_assign(latent), clustered.soft_assign(latent), atol=1e-6
+    )
 
 
 def test_with_clustering_keeps_the_trained_encoder(graph_inputs):
@@ -99,7 +105,9 @@ def test_with_clustering_keeps_the_trained_encoder(graph_inputs):
     model = GraphAutoencoder(N_GENES, hidden_units=(8,), latent_dim=3, decoder_units=(7,))
     model.build()
     clustered = model.with_clustering(np.zeros((4, 3), dtype=np.float32))
-    np.testing.assert_allclose(clustered([features, adjacency]), model([features, adjacency]), atol=1e-6)
+    np.testing.assert_allclose(
+        clustered([features, adjacency]), model([features, adjacency]), atol=1e-6
+    )
     assert clustered.n_clusters == 4
     with pytest.raises(ValueError, match="no clustering head"):
         model.soft_assign(np.zeros((2, 3), dtype=np.float32))
@@ -118,9 +126,13 @@ def test_zinb_without_dropout_is_nb_and_dropout_makes_zeros_likelier():
     mean = np.array([[3.0, 3.0]], dtype=np.float32)
     theta = np.array([2.0, 2.0], dtype=np.float32)
     nb = np.asarray(negative_binomial_nll(counts, mean, theta))
-    no_dropout = zero_inflated_negative_binomial_nll(counts, mean, theta, np.full((1, 2), -30.0, np.float32))
+    no_dropout = zero_inflated_negative_binomial_nll(
+        counts, mean, theta, np.full((1, 2), -30.0, np.float32)
+    )
     np.testing.assert_allclose(no_dropout, nb, rtol=1e-4)
-    dropout = np.asarray(zero_inflated_negative_binomial_nll(counts, mean, theta, np.zeros((1, 2), np.float32)))
+    dropout = np.asarray(
+        zero_inflated_negative_binomial_nll(counts, mean, theta, np.zeros((1, 2), np.float32))
+    )
     assert dropout[0, 0] < nb[0, 0] and dropout[0, 1] > nb[0, 1]
 
 

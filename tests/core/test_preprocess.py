@@ -40,7 +40,9 @@ def test_counts_layer_is_used_when_given(small_counts):
 
 
 def test_more_hvgs_or_pcs_than_data_are_capped(small_counts):
-    result = preprocess_counts(small_counts, PreprocessConfig(min_genes_per_cell=10, n_top_genes=10_000, n_pcs=1000))
+    result = preprocess_counts(
+        small_counts, PreprocessConfig(min_genes_per_cell=10, n_top_genes=10_000, n_pcs=1000)
+    )
     assert result.n_vars <= small_counts.n_vars
     assert result.obsm["X_pca"].shape[1] == min(result.n_obs, result.n_vars) - 1
 

@@ -39,7 +39,9 @@ def test_programme_genes_are_up_in_their_own_group(small_counts):
 
 
 def test_chunked_generation_gives_every_cell_a_library():
-    config = SimulationConfig(n_cells=25, n_genes=80, n_groups=2, genes_per_programme=5, chunk_size=7)
+    config = SimulationConfig(
+        n_cells=25, n_genes=80, n_groups=2, genes_per_programme=5, chunk_size=7
+    )
     adata = simulate_counts(config)
     assert adata.shape == (25, 80)
     assert np.asarray(adata.X.sum(axis=1)).min() > 0

@@ -80,7 +80,9 @@ def test_one_stage_reruns_on_what_earlier_stages_wrote(default_run):
 
 
 def test_failed_run_leaves_earlier_outputs_untouched(default_run, tmp_path):
-    bad = simulate_counts(SimulationConfig(n_cells=50, n_genes=60, n_groups=2, genes_per_programme=5))
+    bad = simulate_counts(
+        SimulationConfig(n_cells=50, n_genes=60, n_groups=2, genes_per_programme=5)
+    )
     bad.X = bad.X.toarray()
     bad.X[0, 0] = np.nan
     bad.write_h5ad(tmp_path / "bad.h5ad")
@@ -95,7 +97,9 @@ def test_failed_run_leaves_earlier_outputs_untouched(default_run, tmp_path):
 def test_a_users_file_with_its_own_label_column(tmp_path_factory):
     root = make_project_copy(tmp_path_factory.mktemp("user_project"))
     cells = simulate_counts(
-        SimulationConfig(n_cells=200, n_genes=300, n_groups=2, genes_per_programme=30, de_log_fold=2.0)
+        SimulationConfig(
+            n_cells=200, n_genes=300, n_groups=2, genes_per_programme=30, de_log_fold=2.0
+        )
     )
     cells.obs = cells.obs.rename(columns={"cell_type": "annotation"})
     cells.write_h5ad(root / "mine.h5ad")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import anndata as ad
 import numpy as np
 import scanpy as sc
+import scipy.sparse as sp
 from sklearn.cluster import KMeans
 
 
@@ -24,8 +25,22 @@ def leiden_on_embedding(
     sc.pp.neighbors(
         holder, n_neighbors=n_neighbors, use_rep="X_embedding", random_state=random_state
     )
+    return leiden_on_graph(
+        holder.obsp["connectivities"], resolution=resolution, random_state=random_state
+    )
+
+
+def leiden_on_graph(
+    adjacency: sp.spmatrix, *, resolution: float = 1.0, random_state: int = 0
+) -> np.ndarray:
+    """Leiden clusters (igraph, modularity) of a weighted undirected sparse graph ``(N, N)``.
+
+    Returns integer labels ``(N,)``.
+    """
+    holder = ad.AnnData(obs={"index": np.arange(adjacency.shape[0]).astype(str)})
     sc.tl.leiden(
         holder,
+        adjacency=sp.csr_matrix(adjacency),
         resolution=resolution,
         random_state=random_state,
         flavor="igraph",

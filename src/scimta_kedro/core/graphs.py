@@ -201,7 +201,10 @@ def random_surf(adjacency: sp.csr_matrix, config: GraphConfig) -> sp.csr_matrix:
     ):
         stop = min(start + config.block_size, n_rows)
         restart = sp.csr_matrix(
-            (np.ones(stop - start, dtype=np.float32), (np.arange(stop - start), np.arange(start, stop))),
+            (
+                np.ones(stop - start, dtype=np.float32),
+                (np.arange(stop - start), np.arange(start, stop)),
+            ),
             shape=(stop - start, n_rows),
         )
         state, total = restart, None
@@ -239,9 +242,7 @@ def symmetric_normalize(weights: sp.csr_matrix, self_loops: bool = True) -> sp.c
     if self_loops:
         weights = weights + sp.eye_array(weights.shape[0], dtype=weights.dtype, format="csr")
     degrees = np.asarray(weights.sum(axis=1)).ravel()
-    inverse_sqrt = np.divide(
-        1.0, np.sqrt(degrees), out=np.zeros_like(degrees), where=degrees > 0
-    )
+    inverse_sqrt = np.divide(1.0, np.sqrt(degrees), out=np.zeros_like(degrees), where=degrees > 0)
     scaling = sp.diags_array(inverse_sqrt.astype(weights.dtype))
     return sp.csr_matrix(scaling @ weights @ scaling, dtype=np.float32)
 

@@ -65,7 +65,5 @@ def target_distribution(soft_assignment):
 def clustering_kl_loss(target, soft_assignment):
     """``KL(P || Q)`` averaged over cells."""
     return ops.mean(
-        ops.sum(
-            target * (ops.log(target + _EPSILON) - ops.log(soft_assignment + _EPSILON)), axis=1
-        )
+        ops.sum(target * (ops.log(target + _EPSILON) - ops.log(soft_assignment + _EPSILON)), axis=1)
     )

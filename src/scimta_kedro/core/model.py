@@ -49,6 +49,7 @@ class GraphAutoencoder(keras.Model):
     def __init__(
         self,
         n_genes: int,
+        *,
         hidden_units: Sequence[int] = (128,),
         latent_dim: int = 15,
         decoder_units: Sequence[int] = (128, 256, 512),
@@ -85,9 +86,7 @@ class GraphAutoencoder(keras.Model):
         self.dropout_logits = (
             keras.layers.Dense(n_genes, name="dropout_logits") if likelihood == "zinb" else None
         )
-        self.clustering = (
-            StudentTClustering(n_clusters, name="clustering") if n_clusters else None
-        )
+        self.clustering = StudentTClustering(n_clusters, name="clustering") if n_clusters else None
 
     def build(self, input_shape=None) -> None:
         adjacency_shape = (None, None)

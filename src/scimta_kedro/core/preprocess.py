@@ -93,7 +93,10 @@ def preprocess_counts(
         )
     logger.info(
         "QC kept %d of %d cells and %d of %d genes.",
-        adata.n_obs, n_cells_before, adata.n_vars, n_genes_before,
+        adata.n_obs,
+        n_cells_before,
+        adata.n_vars,
+        n_genes_before,
     )
     adata.obs["total_counts"] = np.asarray(adata.X.sum(axis=1)).ravel()
     adata.layers[COUNTS_LAYER] = adata.X.copy()

@@ -109,8 +109,10 @@ def simulate_counts(config: SimulationConfig) -> ad.AnnData:
     group_profile = base_mean * fold
     group_profile /= group_profile.sum(axis=1, keepdims=True)
 
-    weights = np.ones(n_groups) if config.group_weights is None else np.asarray(
-        config.group_weights, dtype=float
+    weights = (
+        np.ones(n_groups)
+        if config.group_weights is None
+        else np.asarray(config.group_weights, dtype=float)
     )
     group_of_cell = rng.choice(n_groups, size=config.n_cells, p=weights / weights.sum())
     library_size = rng.lognormal(config.library_log_mean, config.library_log_sd, config.n_cells)

@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras import ops
 from tqdm.auto import tqdm
 
-from .cluster import kmeans_centres, leiden_on_embedding
+from .cluster import kmeans_centres, leiden_on_graph
 from .likelihoods import (
     clustering_kl_loss,
     edge_reconstruction_loss,
@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 class TrainingConfig:
     """Model shape, optimisation and clustering settings of :func:`train_graph_autoencoder`.
 
-    ``n_clusters`` is an int or ``"auto"``: Leiden on the kNN graph of the pretrained latent
-    space (``leiden_neighbors``, ``leiden_resolution``) picks it without labels.
+    ``n_clusters`` is an int or ``"auto"``: the number of Leiden clusters (at
+    ``leiden_resolution``) of the cell graph the model reconstructs, found without labels.
     """
 
     hidden_units: tuple[int, ...] = (128,)
@@ -51,7 +51,6 @@ class TrainingConfig:
     label_change_tolerance: float = 0.001
     n_clusters: int | str = "auto"
     leiden_resolution: float = 1.0
-    leiden_neighbors: int = 15
     log_every: int = 25
     random_state: int = 0
 
@@ -170,7 +169,9 @@ class _Trainer:
         )
         if model.likelihood == "zinb":
             nll = zero_inflated_negative_binomial_nll(
-                counts, expression["mean"], expression["dispersion"],
+                counts,
+                expression["mean"],
+                expression["dispersion"],
                 expression["dropout_logits"],
             )
         else:
@@ -197,7 +198,7 @@ class _Trainer:
                     )
                     total = total + config.cluster_loss_weight * parts["cluster_loss"]
             variables = model.trainable_variables
-            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables, strict=True))
             parts.pop("latent")
             return {"total_loss": total, **parts}
 
@@ -220,7 +221,8 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
     """Pretrain on edge and count reconstruction, then fine-tune with the DEC loss.
 
     The number of clusters is ``config.n_clusters``, or for ``"auto"`` the number of Leiden
-    clusters of the pretrained latent space; DEC centres start at KMeans centres. Fine-tuning
+    clusters of the cell graph (``data.edges``); DEC centres start at KMeans centres of the
+    pretrained latent space. Fine-tuning
     stops early when fewer than ``label_change_tolerance`` of the cells change cluster between
     two target updates (as in DEC). Labels are never used.
 
@@ -249,11 +251,10 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
         _log_epoch("pretrain", epoch, config, losses)
 
     latent = trainer.embed(model)
-    initial_labels = leiden_on_embedding(
-        latent,
-        n_neighbors=config.leiden_neighbors,
-        resolution=config.leiden_resolution,
-        random_state=config.random_state,
+    # Leiden on the graph itself: Leiden on the kNN graph of a continuous latent space
+    # splits it into many more clusters than there are cell groups.
+    initial_labels = leiden_on_graph(
+        data.edges, resolution=config.leiden_resolution, random_state=config.random_state
     )
     n_clusters = (
         int(np.unique(initial_labels).size) if config.n_clusters == "auto" else config.n_clusters
@@ -265,7 +266,7 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
     )
     if n_clusters < 2:
         raise ValueError(
-            "Leiden found a single cluster in the pretrained latent space; raise "
+            "Leiden found a single cluster in the cell graph; raise "
             "training.leiden_resolution or set training.n_clusters explicitly."
         )
     model = model.with_clustering(kmeans_centres(latent, n_clusters, config.random_state))
@@ -291,7 +292,9 @@ def _finetune(model, trainer: _Trainer, config: TrainingConfig, history: dict) -
             changed = float(np.mean(labels != previous_labels))
             history.setdefault("finetune_label_change", []).append(changed)
             if changed < config.label_change_tolerance:
-                logger.info("DEC converged at epoch %d: %.4f%% of cells changed.", epoch, 100 * changed)
+                logger.info(
+                    "DEC converged at epoch %d: %.4f%% of cells changed.", epoch, 100 * changed
+                )
                 break
             previous_labels = labels
             target = target_distribution(soft_assignment)

@@ -47,7 +47,7 @@ def read_h5ad(path: str | Path) -> ad.AnnData:
     if not path.exists():
         raise InputError(
             f"input file '{path}' does not exist. Pass the path of an existing .h5ad file, "
-            "e.g. kedro run --params \"input_path=/data/cells.h5ad\", or leave input_path "
+            'e.g. kedro run --params "input_path=/data/cells.h5ad", or leave input_path '
             "empty to analyse the built-in simulated data."
         )
     if path.is_dir() or path.suffix != ".h5ad":
@@ -133,9 +133,7 @@ def _describe_non_integer(adata: ad.AnnData, matrix, where: str, maximum: float)
     cell_totals = np.asarray(matrix.sum(axis=1)).ravel()
     spread = cell_totals.std() / max(cell_totals.mean(), 1e-12)
     if spread < 1e-3:
-        looks_like = (
-            f"library-size normalised data (every cell sums to ~{cell_totals.mean():g})"
-        )
+        looks_like = f"library-size normalised data (every cell sums to ~{cell_totals.mean():g})"
     elif maximum <= _LOG_DATA_MAX:
         looks_like = f"log-transformed data (maximum value {maximum:g})"
     else:
@@ -258,9 +256,7 @@ def validate_counts(
     check_unique_names(adata)
     check_obs_keys(adata, obs_keys or {})
     adata = drop_empty_cells_and_genes(adata, counts_layer)
-    check_enough_observations(
-        adata.n_obs, n_neighbors, parameter="graph_construction.n_neighbors"
-    )
+    check_enough_observations(adata.n_obs, n_neighbors, parameter="graph_construction.n_neighbors")
     return adata
 
 

@@ -40,7 +40,10 @@ def validate_cells(
         obs_keys={"label_key": label_key},
         counts_layer=options["counts_layer"],
     )
-    cells.uns[keys.RUN_INFO] = {"label_key": label_key or "", "input_path": input_path or "simulated"}
+    cells.uns[keys.RUN_INFO] = {
+        "label_key": label_key or "",
+        "input_path": input_path or "simulated",
+    }
     return cells
 
 

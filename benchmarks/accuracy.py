@@ -1,0 +1,170 @@
+"""Accuracy benchmark: scimta-kedro's default pipeline vs scanpy Leiden on labelled real data.
+
+For every labelled ``.h5ad`` in ``../shared/data`` (or ``--data-dir``):
+
+* **scimta-kedro**: ``kedro run --params input_path=<file>,label_key=cell_type`` with the
+  project's default parameters, in a scratch copy of the project (your ``data/`` and
+  ``mlflow.db`` are not touched). ARI/NMI are read from the run's ``cluster_summary.json``.
+* **scanpy Leiden**: the same preprocessing (``core.preprocess`` with the same parameters),
+  then ``sc.pp.neighbors`` on the same PCA and ``sc.tl.leiden`` at resolution 1.0.
+
+Each method runs in its own child process, so wall time and peak RSS (from ``wait4``) are
+that method's alone. Labels are only used to score; nothing is chosen with them.
+
+Usage::
+
+    .venv/bin/python benchmarks/accuracy.py [--data-dir ../shared/data] [--datasets a b]
+        [--output benchmarks/results/accuracy.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LABEL_KEY = "cell_type"
+KEDRO = str(Path(sys.executable).with_name("kedro"))
+
+
+def run_measured(command: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run a child process; return it, its wall time (s) and its peak RSS (GiB)."""
+    environment = {**os.environ, "DO_NOT_TRACK": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.perf_counter()
+    with subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    result = subprocess.CompletedProcess(command, process.returncode, output, "")
+    return result, wall, usage.ru_maxrss / 1024**2
+
+
+def scimta(dataset: Path, workdir: Path) -> dict:
+    project = workdir / "project"
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir()
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
+    shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir()
+    (project / "src").mkdir()
+    result, wall, rss = run_measured(
+        [KEDRO, "run", "--params", f"input_path={dataset},label_key={LABEL_KEY}"], project
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"kedro run failed on {dataset.name}:\n{result.stdout[-4000:]}")
+    summary = json.loads((project / "data/08_reporting/cluster_summary.json").read_text())
+    return {
+        "ari": summary["ari"],
+        "nmi": summary["nmi"],
+        "clusters": int(summary["n_clusters"]),
+        "cells": summary["n_cells"],
+        "wall_s": wall,
+        "rss_gib": rss,
+    }
+
+
+SCANPY_SCRIPT = """
+import json, sys
+import numpy as np, scanpy as sc, yaml
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
+from scimta_kedro.core.validate import read_h5ad, validate_counts
+parameters = yaml.safe_load(open("conf/base/parameters_data_processing.yml"))["data_processing"]
+graph = yaml.safe_load(open("conf/base/parameters_graph_construction.yml"))["graph_construction"]
+cells = validate_counts(read_h5ad(sys.argv[1]), n_neighbors=graph["n_neighbors"])
+cells = preprocess_counts(cells, PreprocessConfig(**parameters["preprocessing"], random_state=0))
+sc.pp.neighbors(cells, n_neighbors=graph["n_neighbors"], use_rep="X_pca", random_state=0)
+sc.tl.leiden(cells, resolution=1.0, flavor="igraph", n_iterations=2, directed=False, random_state=0)
+truth, found = cells.obs[sys.argv[2]].to_numpy(), cells.obs["leiden"].to_numpy()
+print("RESULT" + json.dumps({
+    "ari": adjusted_rand_score(truth, found), "nmi": normalized_mutual_info_score(truth, found),
+    "clusters": int(np.unique(found).size), "cells": int(cells.n_obs)}))
+"""
+
+
+def scanpy_leiden(dataset: Path) -> dict:
+    result, wall, rss = run_measured(
+        [sys.executable, "-c", SCANPY_SCRIPT, str(dataset), LABEL_KEY], PROJECT_ROOT
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT")]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"scanpy baseline failed on {dataset.name}:\n{result.stdout[-4000:]}")
+    return {**json.loads(lines[-1][len("RESULT") :]), "wall_s": wall, "rss_gib": rss}
+
+
+def markdown_table(rows: list[dict]) -> str:
+    header = (
+        "| dataset | cells | method | clusters | ARI | NMI | wall (s) | peak RSS (GiB) |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = [
+        f"| {row['dataset']} | {row['cells']} | {row['method']} | {row['clusters']} | "
+        f"{row['ari']:.3f} | {row['nmi']:.3f} | {row['wall_s']:.0f} | {row['rss_gib']:.2f} |"
+        for row in rows
+    ]
+    for method in dict.fromkeys(row["method"] for row in rows):
+        chosen = [row for row in rows if row["method"] == method]
+        mean = {
+            key: sum(row[key] for row in chosen) / len(chosen) for key in ("ari", "nmi", "wall_s")
+        }
+        lines.append(
+            f"| **mean** | | {method} | | {mean['ari']:.3f} | {mean['nmi']:.3f} | "
+            f"{mean['wall_s']:.0f} | |"
+        )
+    return header + "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser.add_argument("--datasets", nargs="*", help="file stems to run (default: all)")
+    parser.add_argument(
+        "--output", type=Path, default=PROJECT_ROOT / "benchmarks" / "results" / "accuracy.md"
+    )
+    arguments = parser.parse_args()
+    files = sorted(arguments.data_dir.glob("*.h5ad"))
+    if arguments.datasets:
+        files = [path for path in files if path.stem in arguments.datasets]
+    if not files:
+        sys.exit(f"no .h5ad files found in {arguments.data_dir}")
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="scimta-benchmark-") as scratch:
+        for dataset in files:
+            for method, run in (
+                ("scimta-kedro (default)", lambda d=dataset: scimta(d, Path(scratch))),
+                ("scanpy Leiden r=1.0", lambda d=dataset: scanpy_leiden(d)),
+            ):
+                row = {"dataset": dataset.stem, "method": method, **run()}
+                rows.append(row)
+                print(
+                    f"{row['dataset']:<34} {method:<24} ARI {row['ari']:.3f} NMI {row['nmi']:.3f} "
+                    f"k={row['clusters']:<3} {row['wall_s']:.0f}s {row['rss_gib']:.2f} GiB",
+                    flush=True,
+                )
+    table = markdown_table(rows)
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(
+        f"Command: `.venv/bin/python benchmarks/accuracy.py`  \n"
+        f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n{table}"
+    )
+    print("\n" + table)
+
+
+if __name__ == "__main__":
+    main()

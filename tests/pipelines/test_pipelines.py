@@ -1,0 +1,75 @@
+"""The registered pipelines, their wiring, thin nodes, and kedro-viz."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kedro.framework.project import configure_project, pipelines
+
+from scimta_kedro.pipelines.data_processing.nodes import validate_cells
+
+STAGES = ["data_processing", "graph_construction", "training", "clustering"]
+
+
+@pytest.fixture(scope="module")
+def registered():
+    configure_project("scimta_kedro")
+    return dict(pipelines)
+
+
+def test_every_stage_is_registered_and_default_is_their_sum(registered):
+    assert set(STAGES) | {"__default__"} == set(registered)
+    default_nodes = {node.name for node in registered["__default__"].nodes}
+    assert default_nodes == {node.name for stage in STAGES for node in registered[stage].nodes}
+
+
+def test_stages_are_joined_through_catalog_datasets(registered):
+    outputs = {stage: registered[stage].all_outputs() for stage in STAGES}
+    inputs = {stage: registered[stage].inputs() for stage in STAGES}
+    assert "preprocessed_cells" in outputs["data_processing"]
+    assert {"preprocessed_cells"} <= inputs["graph_construction"]
+    assert {"preprocessed_cells", "cell_graph"} <= inputs["training"]
+    assert {"preprocessed_cells", "embedded_cells"} <= inputs["clustering"]
+
+
+def test_simulated_data_reports_against_its_known_groups(small_counts):
+    cells = validate_cells(small_counts, None, None, {"counts_layer": None}, {"n_neighbors": 5})
+    assert cells.uns["scimta"] == {"label_key": "cell_type", "input_path": "simulated"}
+
+
+def test_a_users_file_without_label_key_has_no_labels(small_counts):
+    cells = validate_cells(small_counts, "x.h5ad", None, {"counts_layer": None}, {"n_neighbors": 5})
+    assert cells.uns["scimta"]["label_key"] == ""
+
+
+@pytest.mark.slow
+def test_kedro_viz_build_succeeds(tiny_project):
+    kedro_viz = str(Path(sys.executable).with_name("kedro"))
+    result = subprocess.run(
+        [kedro_viz, "viz", "build"],
+        cwd=tiny_project,
+        env={**os.environ, "DO_NOT_TRACK": "1", "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    main = json.loads((tiny_project / "build" / "api" / "main").read_text())
+    tasks = {node["name"] for node in main["nodes"] if node["type"] == "task"}
+    assert tasks == {
+        "load_cells_node",
+        "validate_cells_node",
+        "preprocess_cells_node",
+        "build_cell_graph_node",
+        "train_model_node",
+        "assign_clusters_node",
+        "evaluate_clusters_node",
+        "plot_umap_node",
+    }
+    assert {pipeline["id"] for pipeline in main["pipelines"]} == {"__default__", *STAGES}
