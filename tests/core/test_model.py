@@ -143,3 +143,12 @@ def test_target_distribution_sharpens_and_kl_is_zero_at_the_target():
     assert p[0, 0] > q[0, 0] and p[1, 1] > q[1, 1]
     assert float(clustering_kl_loss(p, p)) == pytest.approx(0.0, abs=1e-6)
     assert float(clustering_kl_loss(p, q)) > 0
+
+
+def test_normalized_edge_logits_do_not_depend_on_latent_scale():
+    latent = np.random.default_rng(3).normal(size=(6, 4)).astype(np.float32)
+    pairs = np.array([[0, 1], [2, 5], [3, 3]], dtype=np.int32)
+    decoder = BilinearEdgeDecoder()
+    np.testing.assert_allclose(decoder([latent, pairs]), decoder([100 * latent, pairs]), rtol=1e-5)
+    plain = BilinearEdgeDecoder(normalize=False)
+    assert not np.allclose(plain([latent, pairs]), plain([100 * latent, pairs]))

@@ -76,22 +76,45 @@ class BilinearEdgeDecoder(keras.layers.Layer):
 
     Inputs: ``[latent, pairs]`` with latent ``(N, d)`` and integer pairs ``(E, 2)``.
     Output: logits ``(E,)``. Only the requested pairs are scored, never all N x N.
+
+    With ``normalize=True`` the codes are scaled to unit length first and the form gets a
+    learned temperature and bias: the logits then do not depend on the latent's scale, which
+    otherwise starts large and saturates the sigmoid, leaving the edge loss without gradient.
     """
+
+    def __init__(self, normalize: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.normalize = normalize
 
     def build(self, input_shape) -> None:
         latent_dim = input_shape[0][-1]
         self.kernel = self.add_weight(
-            name="kernel", shape=(latent_dim, latent_dim), initializer="glorot_uniform"
+            name="kernel",
+            shape=(latent_dim, latent_dim),
+            initializer="identity" if self.normalize else "glorot_uniform",
         )
+        if self.normalize:
+            self.log_temperature = self.add_weight(
+                name="log_temperature", shape=(), initializer=keras.initializers.Constant(1.0)
+            )
+            self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
     def call(self, inputs):
         latent, pairs = inputs
+        if self.normalize:
+            latent = latent / (ops.norm(latent, axis=-1, keepdims=True) + 1e-8)
         sources = ops.take(latent, pairs[:, 0], axis=0)
         targets = ops.take(latent, pairs[:, 1], axis=0)
-        return ops.sum(ops.matmul(sources, self.kernel) * targets, axis=-1)
+        logits = ops.sum(ops.matmul(sources, self.kernel) * targets, axis=-1)
+        if self.normalize:
+            logits = ops.exp(self.log_temperature) * logits + self.bias
+        return logits
 
     def compute_output_shape(self, input_shape):
         return (input_shape[1][0],)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "normalize": self.normalize}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
