@@ -11,7 +11,18 @@ import pandas as pd
 from scimta_kedro.core import keys
 from scimta_kedro.core.preprocess import COUNTS_LAYER
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
-from scimta_kedro.core.validate import check_same_cells
+from scimta_kedro.core.validate import InputError, check_same_cells
+
+
+def _encoder_features(cells: ad.AnnData, encoder_input: str):
+    if encoder_input == "X":
+        return cells.X
+    if encoder_input not in cells.obsm:
+        raise InputError(
+            f"training.encoder_input '{encoder_input}' is neither 'X' nor a key of obsm; "
+            f"available: {['X', *cells.obsm.keys()]}."
+        )
+    return cells.obsm[encoder_input]
 
 
 def train_model(
@@ -22,8 +33,9 @@ def train_model(
 ) -> tuple[keras.Model, ad.AnnData, dict[str, list[dict[str, float]]]]:
     """Train the graph autoencoder; return the model, the embedded cells and loss histories."""
     check_same_cells(preprocessed_cells, cell_graph, ("preprocessed_cells", "cell_graph"))
+    options = dict(options)
     data = GraphData(
-        features=preprocessed_cells.X,
+        features=_encoder_features(preprocessed_cells, options.pop("encoder_input")),
         counts=preprocessed_cells.layers[COUNTS_LAYER],
         connectivities=cell_graph.obsp[keys.CONNECTIVITIES],
         edges=cell_graph.obsp[keys.PPMI],
