@@ -31,7 +31,10 @@ def planted():
     graph = build_ppmi_graph(
         cells.obsm["X_pca"], GraphConfig(n_neighbors=10, max_entries_per_row=30)
     )
-    data = GraphData(cells.X, cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi)
+    # The encoder reads the PCA, as with the default training.encoder_input.
+    data = GraphData(
+        cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi
+    )
     return cells, data
 
 

@@ -145,27 +145,37 @@ class _Trainer:
     def __init__(self, data: GraphData, config: TrainingConfig):
         self.config = config
         self.features = tf.constant(np.asarray(data.features, dtype=np.float32))
-        counts = data.counts.toarray() if sp.issparse(data.counts) else data.counts
-        self.counts = tf.constant(np.asarray(counts, dtype=np.float32))
-        self.library_size = tf.reduce_sum(self.counts, axis=1, keepdims=True)
+        # Counts stay sparse; each step densifies only its batch of cells.
+        self.counts = sp.csr_matrix(data.counts, dtype=np.float32)
+        self.library_size = np.asarray(self.counts.sum(axis=1), dtype=np.float32)
         self.adjacency = to_sparse_tensor(data.connectivities)
         self.rng = np.random.default_rng(config.random_state)
         self.sampler = _EdgeSampler(data.edges, config.edge_samples_per_node, self.rng)
         self.n_cells = data.features.shape[0]
 
-    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Node pairs and their edge labels, and the cells whose counts are scored this step."""
+    def sample(self) -> dict[str, np.ndarray]:
+        """This step's node pairs with edge labels, and a batch of cells with their counts.
+
+        Keys: ``pairs`` (E x 2), ``labels`` (E,), ``cells`` (batch indices), ``counts``
+        (dense batch x genes) and ``library_size`` (batch x 1).
+        """
         pairs, labels = self.sampler.sample()
         batch_size = min(self.config.expression_batch_size, self.n_cells)
         cells = np.sort(self.rng.choice(self.n_cells, batch_size, replace=False)).astype(np.int32)
-        return pairs, labels, cells
+        return {
+            "pairs": pairs,
+            "labels": labels,
+            "cells": cells,
+            "counts": self.counts[cells].toarray(),
+            "library_size": self.library_size[cells],
+        }
 
-    def losses(self, model: GraphAutoencoder, pairs, labels, cells, training: bool) -> dict:
+    def losses(self, model: GraphAutoencoder, batch: dict, training: bool) -> dict:
         latent = model.encode(self.features, self.adjacency, training=training)
-        # The graph convolution needs every cell; the count likelihood only a sample of them.
-        counts = tf.gather(self.counts, cells)
+        # The graph convolution needs every cell; the count likelihood only a batch of them.
+        counts = batch["counts"]
         expression = model.decode_expression(
-            tf.gather(latent, cells), tf.gather(self.library_size, cells)
+            tf.gather(latent, batch["cells"]), batch["library_size"]
         )
         if model.likelihood == "zinb":
             nll = zero_inflated_negative_binomial_nll(
@@ -176,7 +186,9 @@ class _Trainer:
             )
         else:
             nll = negative_binomial_nll(counts, expression["mean"], expression["dispersion"])
-        graph_loss = edge_reconstruction_loss(labels, model.score_edges(latent, pairs))
+        graph_loss = edge_reconstruction_loss(
+            batch["labels"], model.score_edges(latent, batch["pairs"])
+        )
         return {"latent": latent, "graph_loss": graph_loss, "expression_loss": ops.mean(nll)}
 
     def make_step(self, model: GraphAutoencoder, learning_rate: float, with_clustering: bool):
@@ -184,10 +196,10 @@ class _Trainer:
         config = self.config
 
         @tf.function
-        def step(pairs, labels, cells, target):
+        def step(batch, target):
             with tf.GradientTape() as tape:
                 # Dropout denoises pretraining only; DEC needs stable soft assignments.
-                parts = self.losses(model, pairs, labels, cells, training=not with_clustering)
+                parts = self.losses(model, batch, training=not with_clustering)
                 total = (
                     config.graph_loss_weight * parts["graph_loss"]
                     + config.expression_loss_weight * parts["expression_loss"]
@@ -226,8 +238,9 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
     stops early when fewer than ``label_change_tolerance`` of the cells change cluster between
     two target updates (as in DEC). Labels are never used.
 
-    Memory: the dense features and counts ``(N, G)`` and the sparse graphs are held on the
-    device; each step scores ``2 * edge_samples_per_node * N`` node pairs.
+    Memory: the dense encoder features ``(N, F)``, the sparse counts and graphs; each step
+    densifies the counts of ``expression_batch_size`` cells and scores
+    ``2 * edge_samples_per_node * N`` node pairs.
     """
     keras.utils.set_random_seed(config.random_state)
     trainer = _Trainer(data, config)
@@ -246,7 +259,7 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
     step = trainer.make_step(model, config.pretrain_learning_rate, with_clustering=False)
     no_target = tf.zeros((0, 0))
     for epoch in _progress(config.pretrain_epochs, "pretraining"):
-        losses = step(*trainer.sample(), no_target)
+        losses = step(trainer.sample(), no_target)
         _record(history, "pretrain", losses)
         _log_epoch("pretrain", epoch, config, losses)
 
@@ -298,7 +311,7 @@ def _finetune(model, trainer: _Trainer, config: TrainingConfig, history: dict) -
                 break
             previous_labels = labels
             target = target_distribution(soft_assignment)
-        losses = step(*trainer.sample(), target)
+        losses = step(trainer.sample(), target)
         _record(history, "finetune", losses)
         _log_epoch("finetune", epoch, config, losses)
     return model.soft_assign(trainer.embed(model)).numpy()
