@@ -50,3 +50,11 @@ def test_more_hvgs_or_pcs_than_data_are_capped(small_counts):
 def test_qc_that_removes_everything_names_the_parameter(small_counts):
     with pytest.raises(InputError, match="min_genes_per_cell"):
         preprocess_counts(small_counts, PreprocessConfig(min_genes_per_cell=100_000))
+
+
+def test_qc_that_drops_many_cells_warns_with_the_parameter(small_counts, caplog):
+    strict = PreprocessConfig(min_genes_per_cell=210, n_top_genes=150, n_pcs=20)
+    with caplog.at_level("WARNING", logger="scimta_kedro.core.preprocess"):
+        result = preprocess_counts(small_counts, strict)
+    assert result.n_obs < 0.9 * small_counts.n_obs
+    assert "min_genes_per_cell=210 may be too strict" in caplog.text

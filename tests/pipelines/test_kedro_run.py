@@ -49,6 +49,7 @@ def test_default_run_writes_clustered_cells_and_summary(default_run):
     assert summary["label_key"] == "cell_type"  # simulated truth, for reporting only
     assert sum(summary["cluster_sizes"].values()) == clustered.n_obs
     assert {"silhouette", "ari", "nmi", "n_clusters"} <= set(summary)
+    assert summary["n_cells_input"] == 240 and summary["n_cells"] == clustered.n_obs
 
 
 def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_run):

@@ -39,7 +39,11 @@ def test_stages_are_joined_through_catalog_datasets(registered):
 
 def test_simulated_data_reports_against_its_known_groups(small_counts):
     cells = validate_cells(small_counts, None, None, {"counts_layer": None}, {"n_neighbors": 5})
-    assert cells.uns["scimta"] == {"label_key": "cell_type", "input_path": "simulated"}
+    assert cells.uns["scimta"] == {
+        "label_key": "cell_type",
+        "input_path": "simulated",
+        "n_cells_input": small_counts.n_obs,
+    }
 
 
 def test_a_users_file_without_label_key_has_no_labels(small_counts):

@@ -41,6 +41,9 @@ class GraphAutoencoder(keras.Model):
         Number of DEC centres; ``None`` builds the model without a clustering head.
     n_features
         Width of the encoder input; ``None`` means ``n_genes`` (the encoder reads the genes).
+    normalize_edge_decoder
+        Score edges on unit-length codes with a learned temperature (see
+        :class:`BilinearEdgeDecoder`); ``False`` gives the plain bilinear form.
 
     Call: ``model([features, adjacency])`` with features ``(N, n_features)`` and a (sparse)
     normalised adjacency ``(N, N)`` returns the latent ``(N, latent_dim)``.
@@ -57,6 +60,7 @@ class GraphAutoencoder(keras.Model):
         likelihood: str = "nb",
         n_clusters: int | None = None,
         n_features: int | None = None,
+        normalize_edge_decoder: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,6 +74,7 @@ class GraphAutoencoder(keras.Model):
         self.likelihood = likelihood
         self.n_clusters = n_clusters
         self.n_features = n_features or n_genes
+        self.normalize_edge_decoder = normalize_edge_decoder
 
         self.input_dropout = keras.layers.Dropout(dropout_rate, name="input_dropout")
         self.graph_convolutions = [
@@ -77,7 +82,9 @@ class GraphAutoencoder(keras.Model):
             for index, units in enumerate(self.hidden_units)
         ]
         self.latent_convolution = GraphConvSkip(latent_dim, name="latent")
-        self.edge_decoder = BilinearEdgeDecoder(name="edge_decoder")
+        self.edge_decoder = BilinearEdgeDecoder(
+            normalize=normalize_edge_decoder, name="edge_decoder"
+        )
         self.expression_hidden = [
             keras.layers.Dense(units, activation="relu", name=f"expression_hidden_{index}")
             for index, units in enumerate(self.decoder_units)
@@ -183,4 +190,5 @@ class GraphAutoencoder(keras.Model):
             "likelihood": self.likelihood,
             "n_clusters": self.n_clusters,
             "n_features": self.n_features,
+            "normalize_edge_decoder": self.normalize_edge_decoder,
         }

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 COUNTS_LAYER = "counts"
 LOG_LAYER = "log_normalized"
+# Warn when QC removes more than this fraction of the cells.
+_DROPPED_CELLS_WARNING = 0.1
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class PreprocessConfig:
         Seed of the PCA solver.
     """
 
-    min_genes_per_cell: int = 200
+    min_genes_per_cell: int = 20
     min_cells_per_gene: int = 3
     target_sum: float | None = 1e4
     n_top_genes: int = 2000
@@ -98,6 +100,15 @@ def preprocess_counts(
         adata.n_vars,
         n_genes_before,
     )
+    if adata.n_obs < (1 - _DROPPED_CELLS_WARNING) * n_cells_before:
+        logger.warning(
+            "QC removed %d of %d cells (%.0f%%): data_processing.preprocessing."
+            "min_genes_per_cell=%d may be too strict for these data.",
+            n_cells_before - adata.n_obs,
+            n_cells_before,
+            100 * (1 - adata.n_obs / n_cells_before),
+            config.min_genes_per_cell,
+        )
     adata.obs["total_counts"] = np.asarray(adata.X.sum(axis=1)).ravel()
     adata.layers[COUNTS_LAYER] = adata.X.copy()
     sc.pp.normalize_total(adata, target_sum=config.target_sum)

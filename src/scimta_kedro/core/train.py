@@ -38,6 +38,7 @@ class TrainingConfig:
     decoder_units: tuple[int, ...] = (128, 256, 512)
     dropout_rate: float = 0.2
     likelihood: str = "nb"
+    normalize_edge_decoder: bool = True
     pretrain_epochs: int = 200
     pretrain_learning_rate: float = 1e-3
     finetune_epochs: int = 100
@@ -252,6 +253,7 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
         decoder_units=config.decoder_units,
         dropout_rate=config.dropout_rate,
         likelihood=config.likelihood,
+        normalize_edge_decoder=config.normalize_edge_decoder,
     )
     model.build()
     history: dict[str, list[float]] = {}

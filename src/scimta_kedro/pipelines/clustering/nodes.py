@@ -59,13 +59,16 @@ def evaluate_clusters(
         random_state=random_state,
     )
     sizes = clustered_cells.obs[keys.CLUSTER].value_counts(sort=False)
+    run_info = clustered_cells.uns.get(keys.RUN_INFO, {})
     summary = {
-        "input": clustered_cells.uns.get(keys.RUN_INFO, {}).get("input_path", ""),
+        "input": run_info.get("input_path", ""),
+        "n_cells_input": int(run_info.get("n_cells_input", clustered_cells.n_obs)),
         "n_cells": int(clustered_cells.n_obs),
         "n_genes": int(clustered_cells.n_vars),
         "label_key": label_key or None,
         "cluster_sizes": {str(name): int(size) for name, size in sizes.items()},
         **{name: (None if np.isnan(value) else value) for name, value in scores.items()},
+        "n_clusters": int(scores["n_clusters"]),
     }
     metrics = {name: {"value": value, "step": 0} for name, value in scores.items()}
     return metrics, summary

@@ -43,6 +43,7 @@ def validate_cells(
     cells.uns[keys.RUN_INFO] = {
         "label_key": label_key or "",
         "input_path": input_path or "simulated",
+        "n_cells_input": raw_cells.n_obs,
     }
     return cells
 
