@@ -65,14 +65,8 @@ def main() -> None:
     )
     report("Leiden on the PPMI cell graph (resolution 1.0)", leiden_on_graph(graph.ppmi))
 
-    defaults = TrainingConfig(
-        **{
-            **{key: value for key, value in training.items() if key != "encoder_input"},
-            "hidden_units": tuple(training["hidden_units"]),
-            "decoder_units": tuple(training["decoder_units"]),
-            "log_every": 10**9,
-        }
-    )
+    training.pop("encoder_input")  # each variant below names its own
+    defaults = TrainingConfig(**{**training, "log_every": 10**9})
     variants = [
         ("default (unit-code bilinear decoder, PCA input)", "X_pca", defaults),
         ("scaled-gene input (encoder_input: X)", "X", defaults),

@@ -17,7 +17,7 @@ def clustering_scores(
     *,
     silhouette_sample_size: int = 5000,
     random_state: int = 0,
-) -> dict[str, float]:
+) -> dict[str, float | int]:
     """Scores of a clustering.
 
     Parameters
@@ -36,7 +36,7 @@ def clustering_scores(
     ``n_clusters``, ``silhouette`` (NaN for a single cluster) and, with labels, ``ari``, ``nmi``.
     """
     n_clusters = int(np.unique(clusters).size)
-    scores = {"n_clusters": float(n_clusters), "silhouette": float("nan")}
+    scores = {"n_clusters": n_clusters, "silhouette": float("nan")}
     if 1 < n_clusters < embedding.shape[0]:
         scores["silhouette"] = float(
             silhouette_score(

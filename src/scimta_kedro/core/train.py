@@ -56,15 +56,19 @@ class TrainingConfig:
     random_state: int = 0
 
     def __post_init__(self) -> None:
+        # YAML gives lists; the frozen config keeps hashable tuples.
+        for name in ("hidden_units", "decoder_units"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.n_clusters != "auto" and not (
             isinstance(self.n_clusters, int) and self.n_clusters >= 2
         ):
             raise ValueError(
                 f"n_clusters must be 'auto' or an integer >= 2, got {self.n_clusters!r}."
             )
-        for name in ("pretrain_epochs", "finetune_epochs", "target_update_interval"):
-            if getattr(self, name) < (0 if name == "finetune_epochs" else 1):
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}.")
+        minimums = {"pretrain_epochs": 1, "finetune_epochs": 0, "target_update_interval": 1}
+        for name, minimum in minimums.items():
+            if getattr(self, name) < minimum:
+                raise ValueError(f"{name} must be at least {minimum}, got {getattr(self, name)}.")
 
 
 @dataclass
@@ -285,17 +289,20 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
             "training.leiden_resolution or set training.n_clusters explicitly."
         )
     model = model.with_clustering(kmeans_centres(latent, n_clusters, config.random_state))
-    soft_assignment = _finetune(model, trainer, config, history)
+    latent, soft_assignment = _finetune(model, trainer, config, history)
     return TrainingResult(
         model=model,
-        latent=trainer.embed(model),
+        latent=latent,
         soft_assignment=soft_assignment,
         initial_labels=initial_labels,
         history=history,
     )
 
 
-def _finetune(model, trainer: _Trainer, config: TrainingConfig, history: dict) -> np.ndarray:
+def _finetune(
+    model, trainer: _Trainer, config: TrainingConfig, history: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """DEC fine-tuning; returns the final latent codes and soft assignments."""
     step = trainer.make_step(model, config.finetune_learning_rate, with_clustering=True)
     soft_assignment = model.soft_assign(trainer.embed(model)).numpy()
     previous_labels = soft_assignment.argmax(axis=1)
@@ -316,7 +323,8 @@ def _finetune(model, trainer: _Trainer, config: TrainingConfig, history: dict) -
         losses = step(trainer.sample(), target)
         _record(history, "finetune", losses)
         _log_epoch("finetune", epoch, config, losses)
-    return model.soft_assign(trainer.embed(model)).numpy()
+    latent = trainer.embed(model)
+    return latent, model.soft_assign(latent).numpy()
 
 
 def _log_epoch(phase: str, epoch: int, config: TrainingConfig, losses: dict) -> None:

@@ -68,7 +68,6 @@ def evaluate_clusters(
         "label_key": label_key or None,
         "cluster_sizes": {str(name): int(size) for name, size in sizes.items()},
         **{name: (None if np.isnan(value) else value) for name, value in scores.items()},
-        "n_clusters": int(scores["n_clusters"]),
     }
     metrics = {name: {"value": value, "step": 0} for name, value in scores.items()}
     return metrics, summary

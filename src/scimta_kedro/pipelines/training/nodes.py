@@ -40,14 +40,7 @@ def train_model(
         connectivities=cell_graph.obsp[keys.CONNECTIVITIES],
         edges=cell_graph.obsp[keys.PPMI],
     )
-    config = TrainingConfig(
-        **{
-            **options,
-            "hidden_units": tuple(options["hidden_units"]),
-            "decoder_units": tuple(options["decoder_units"]),
-        },
-        random_state=random_state,
-    )
+    config = TrainingConfig(**options, random_state=random_state)
     result = train_graph_autoencoder(data, config)
 
     embedded_cells = ad.AnnData(obs=preprocessed_cells.obs[[]].copy())
