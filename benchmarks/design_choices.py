@@ -24,11 +24,12 @@ import yaml  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from scimta_kedro.core.cluster import leiden_on_embedding, leiden_on_graph  # noqa: E402
-from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph  # noqa: E402
+from scimta_kedro.core.graphs import build_ppmi_graph  # noqa: E402
 from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts  # noqa: E402
 from scimta_kedro.core.simulate import LABEL_KEY, SimulationConfig, simulate_counts  # noqa: E402
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder  # noqa: E402
 from scimta_kedro.core.validate import validate_counts  # noqa: E402
+from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +50,9 @@ def main() -> None:
     cells = simulate_counts(SimulationConfig(**processing["simulation"], random_state=0))
     cells = validate_counts(cells, n_neighbors=graph_options["n_neighbors"])
     cells = preprocess_counts(cells, PreprocessConfig(**processing["preprocessing"]))
-    graph = build_ppmi_graph(cells.obsm[graph_options.pop("use_rep")], GraphConfig(**graph_options))
+    graph = build_ppmi_graph(
+        cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, random_state=0)
+    )
     truth = cells.obs[LABEL_KEY].to_numpy()
 
     rows = []

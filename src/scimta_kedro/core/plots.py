@@ -19,3 +19,50 @@ def umap_figure(adata: ad.AnnData, colour_keys: list[str], title_prefix: str = "
         sc.pl.umap(adata, color=key, ax=axis, show=False, title=f"{title_prefix}: {key}")
     figure.tight_layout()
     return figure
+
+
+def community_heatmap(table, community_labels: dict[int, str], fdr: float):
+    """Clusters x gene communities heatmap of ``effect`` from :func:`link_communities_to_clusters`.
+
+    Colour is the mean community score in the cluster minus elsewhere (z-score units); a dot
+    marks pairs significantly higher in the cluster (adjusted p < ``fdr``).
+    """
+    effect = table.pivot(index="cluster", columns="community", values="effect")
+    significant = table.pivot(index="cluster", columns="community", values="pvalue_adjusted")
+    significant = (significant < fdr) & (effect > 0)
+    limit = max(float(abs(effect.to_numpy()).max()), 1e-6)
+    figure, axis = plt.subplots(
+        figsize=(3.0 + 0.55 * effect.shape[1], 4.0 + 0.35 * effect.shape[0])
+    )
+    image = axis.imshow(effect.to_numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    rows, columns = significant.to_numpy().nonzero()
+    axis.scatter(columns, rows, s=12, c="black", marker="o")
+    axis.set_xticks(range(effect.shape[1]))
+    axis.set_xticklabels(
+        [community_labels[community] for community in effect.columns], rotation=60, ha="right"
+    )
+    axis.set_yticks(range(effect.shape[0]))
+    axis.set_yticklabels(effect.index)
+    axis.set_xlabel(f"gene community (top genes); dot: higher in the cluster, adjusted p < {fdr}")
+    axis.set_ylabel("cell cluster")
+    figure.colorbar(image, ax=axis, label="community score: cluster minus rest (z)")
+    axis.set_title("Which gene communities characterise which cell clusters")
+    figure.tight_layout()
+    return figure
+
+
+def top_genes_dotplot(
+    adata: ad.AnnData, genes_by_group: dict[str, list[str]], groupby: str, gene_symbols: str
+):
+    """scanpy dot plot of ``genes_by_group`` (names in ``var[gene_symbols]``) per ``groupby``."""
+    dotplot = sc.pl.dotplot(
+        adata,
+        var_names=genes_by_group,
+        groupby=groupby,
+        gene_symbols=gene_symbols,
+        standard_scale="var",
+        return_fig=True,
+        show=False,
+    )
+    dotplot.make_figure()
+    return dotplot.fig

@@ -9,7 +9,7 @@ import anndata as ad
 
 from scimta_kedro.core import keys, simulate
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
-from scimta_kedro.core.validate import read_h5ad, validate_counts
+from scimta_kedro.core.validate import check_enough_observations, read_h5ad, validate_counts
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,16 @@ def validate_cells(
         obs_keys={"label_key": label_key},
         counts_layer=options["counts_layer"],
     )
+    gene_neighbors = graph_options.get("gene_graph", {}).get("n_neighbors")
+    if gene_neighbors is not None:
+        # The gene graph is built on the highly variable genes, at most n_top_genes of them.
+        n_top_genes = options.get("preprocessing", {}).get("n_top_genes", cells.n_vars)
+        check_enough_observations(
+            min(cells.n_vars, n_top_genes),
+            gene_neighbors,
+            what="genes",
+            parameter="graph_construction.gene_graph.n_neighbors",
+        )
     cells.uns[keys.RUN_INFO] = {
         "label_key": label_key or "",
         "input_path": input_path or "simulated",

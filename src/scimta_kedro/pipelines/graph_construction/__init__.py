@@ -1,4 +1,4 @@
-"""Sparse cell graph: kNN on PCA, random surfing, PPMI, symmetric normalisation."""
+"""Sparse cell and gene graphs: kNN, random surfing, PPMI, symmetric normalisation."""
 
 from .pipeline import create_pipeline
 

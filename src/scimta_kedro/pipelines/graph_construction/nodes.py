@@ -7,8 +7,27 @@ from typing import Any
 import anndata as ad
 
 from scimta_kedro.core import keys
-from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
+from scimta_kedro.core.communities import gene_embedding
+from scimta_kedro.core.graphs import GraphConfig, PPMIGraph, build_ppmi_graph
 from scimta_kedro.core.validate import InputError
+
+# Keys of params:graph_construction that are not GraphConfig fields of the cell graph.
+_NOT_CELL_GRAPH_OPTIONS = ("use_rep", "gene_graph")
+
+
+def cell_graph_config(options: dict[str, Any], random_state: int) -> GraphConfig:
+    """The cell graph's :class:`GraphConfig` from ``params:graph_construction``."""
+    fields = {key: value for key, value in options.items() if key not in _NOT_CELL_GRAPH_OPTIONS}
+    return GraphConfig(**fields, random_state=random_state)
+
+
+def _graph_holder(obs, graph: PPMIGraph, config: GraphConfig, **info: Any) -> ad.AnnData:
+    holder = ad.AnnData(obs=obs)
+    holder.obsp[keys.CONNECTIVITIES] = graph.connectivities
+    holder.obsp[keys.PPMI] = graph.ppmi
+    holder.obsp[keys.KNN] = graph.knn
+    holder.uns["scimta_graph"] = {**info, **config.__dict__}
+    return holder
 
 
 def build_cell_graph(
@@ -21,14 +40,21 @@ def build_cell_graph(
             f"graph_construction.use_rep '{representation}' is not in obsm; available: "
             f"{list(preprocessed_cells.obsm.keys())}."
         )
-    config = GraphConfig(
-        **{key: value for key, value in options.items() if key != "use_rep"},
-        random_state=random_state,
-    )
+    config = cell_graph_config(options, random_state)
     graph = build_ppmi_graph(preprocessed_cells.obsm[representation], config)
-    cell_graph = ad.AnnData(obs=preprocessed_cells.obs[[]].copy())
-    cell_graph.obsp[keys.CONNECTIVITIES] = graph.connectivities
-    cell_graph.obsp[keys.PPMI] = graph.ppmi
-    cell_graph.obsp[keys.KNN] = graph.knn
-    cell_graph.uns["scimta_graph"] = {"use_rep": representation, **config.__dict__}
-    return cell_graph
+    return _graph_holder(preprocessed_cells.obs[[]].copy(), graph, config, use_rep=representation)
+
+
+def build_gene_graph(
+    preprocessed_cells: ad.AnnData, options: dict[str, Any], random_state: int
+) -> ad.AnnData:
+    """The gene graphs, by the cell graph's code on the genes' PCA coordinates.
+
+    Returns an AnnData whose observations are the genes (``obs_names`` = ``var_names`` of the
+    preprocessed cells) with the graphs in ``obsp``.
+    """
+    config = GraphConfig(**options, random_state=random_state)
+    graph = build_ppmi_graph(gene_embedding(preprocessed_cells), config)
+    return _graph_holder(
+        preprocessed_cells.var[[]].copy(), graph, config, use_rep="gene PCA coordinates"
+    )
