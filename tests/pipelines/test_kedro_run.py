@@ -7,7 +7,9 @@ import json
 import anndata as ad
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from scimta_kedro.core.simulate import SimulationConfig, simulate_counts
 
@@ -18,6 +20,9 @@ pytestmark = pytest.mark.slow
 CLUSTERED = "data/07_model_output/clustered_cells.h5ad"
 PREPROCESSED = "data/02_intermediate/preprocessed_cells.h5ad"
 SUMMARY = "data/08_reporting/cluster_summary.json"
+INTERPRETED = "data/07_model_output/interpreted_cells.h5ad"
+COMMUNITY_TABLE = "data/08_reporting/community_cluster_scores.csv"
+COMMUNITY_SUMMARY = "data/08_reporting/gene_communities_summary.json"
 
 
 def _runs(root):
@@ -52,19 +57,44 @@ def test_default_run_writes_clustered_cells_and_summary(default_run):
     assert summary["n_cells_input"] == 240 and summary["n_cells"] == clustered.n_obs
 
 
+def test_default_run_links_gene_communities_to_clusters(default_run):
+    interpreted = ad.read_h5ad(default_run / INTERPRETED)
+    n_communities = interpreted.var["scimta_gene_community"].nunique()
+    assert n_communities >= 3  # the three planted programmes at least
+    assert interpreted.obsm["scimta_community_scores"].shape == (interpreted.n_obs, n_communities)
+    assert sp.issparse(interpreted.X) and "counts" in interpreted.layers
+    table = pd.read_csv(default_run / COMMUNITY_TABLE)
+    n_clusters = interpreted.obs["scimta_cluster"].nunique()
+    assert len(table) == n_clusters * n_communities
+    summary = json.loads((default_run / COMMUNITY_SUMMARY).read_text())
+    gene_names = set(interpreted.var_names)
+    for enriched in summary["clusters"].values():
+        assert enriched, "every planted group has a community of its own"
+        assert set(enriched[0]["top_genes"]) <= gene_names
+    for image in ("community_heatmap.png", "top_genes_dotplot.png"):
+        assert (default_run / "data/08_reporting" / image).read_bytes()[:4] == b"\x89PNG"
+
+
 def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_run):
     client, runs = _runs(default_run)
     run = runs[0]
     assert run.info.status == "FINISHED"
     assert run.data.params["training.latent_dim"] == "8"
     assert run.data.params["graph_construction.n_neighbors"] == "10"
+    assert run.data.params["gene_communities.resolution"] == "1.0"
     history = client.get_metric_history(run.info.run_id, "training_history.pretrain_total_loss")
     assert [metric.step for metric in history] == list(range(12))
     assert {"clustering_metrics.ari", "clustering_metrics.silhouette"} <= set(run.data.metrics)
+    assert run.data.metrics["gene_communities_metrics.programme_gene_ari"] > 0.9
     assert set(_artifact_paths(client, run.info.run_id)) == {
         "model/scimta_model.keras",
         "plots/umap.png",
+        "plots/community_heatmap.png",
+        "plots/top_genes_dotplot.png",
         "reports/cluster_summary.json",
+        "reports/gene_communities.csv",
+        "reports/community_cluster_scores.csv",
+        "reports/gene_communities_summary.json",
     }
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from kedro.framework.project import configure_project, pipelines
 
+from scimta_kedro.core.validate import InputError
 from scimta_kedro.pipelines.data_processing.nodes import validate_cells
 
-STAGES = ["data_processing", "graph_construction", "training", "clustering"]
+STAGES = ["data_processing", "graph_construction", "training", "clustering", "gene_communities"]
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,8 @@ def test_stages_are_joined_through_catalog_datasets(registered):
     assert {"preprocessed_cells"} <= inputs["graph_construction"]
     assert {"preprocessed_cells", "cell_graph"} <= inputs["training"]
     assert {"preprocessed_cells", "embedded_cells"} <= inputs["clustering"]
+    assert "gene_graph" in outputs["graph_construction"]
+    assert {"preprocessed_cells", "gene_graph", "clustered_cells"} <= inputs["gene_communities"]
 
 
 def test_simulated_data_reports_against_its_known_groups(small_counts):
@@ -49,6 +52,13 @@ def test_simulated_data_reports_against_its_known_groups(small_counts):
 def test_a_users_file_without_label_key_has_no_labels(small_counts):
     cells = validate_cells(small_counts, "x.h5ad", None, {"counts_layer": None}, {"n_neighbors": 5})
     assert cells.uns["scimta"]["label_key"] == ""
+
+
+def test_too_few_genes_for_the_gene_graph_is_named_before_preprocessing(small_counts):
+    options = {"counts_layer": None, "preprocessing": {"n_top_genes": 12}}
+    graph_options = {"n_neighbors": 5, "gene_graph": {"n_neighbors": 15}}
+    with pytest.raises(InputError, match="graph_construction.gene_graph.n_neighbors=15"):
+        validate_cells(small_counts, None, None, options, graph_options)
 
 
 @pytest.mark.slow
@@ -75,5 +85,10 @@ def test_kedro_viz_build_succeeds(tiny_project):
         "assign_clusters_node",
         "evaluate_clusters_node",
         "plot_umap_node",
+        "build_gene_graph_node",
+        "find_gene_communities_node",
+        "link_communities_to_clusters_node",
+        "plot_community_heatmap_node",
+        "plot_top_genes_node",
     }
     assert {pipeline["id"] for pipeline in main["pipelines"]} == {"__default__", *STAGES}

@@ -85,6 +85,8 @@ def community_scores(scaled_expression: np.ndarray, communities: np.ndarray) -> 
     sparse input stays sparse (the product with the sparse indicator is O(nnz)).
     """
     scores = scaled_expression @ _community_indicator(communities)
+    if sp.issparse(scores):
+        scores = scores.toarray()  # cells x communities: small
     return np.asarray(scores, dtype=np.float32)
 
 
