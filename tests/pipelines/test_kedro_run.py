@@ -6,14 +6,16 @@ import json
 
 import anndata as ad
 import mlflow
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from nbclient import NotebookClient
 
 from scimta_kedro.core.simulate import SimulationConfig, simulate_counts
 
-from .conftest import assert_succeeded, make_project_copy, run_kedro
+from .conftest import PROJECT_ROOT, assert_succeeded, make_project_copy, run_kedro
 
 pytestmark = pytest.mark.slow
 
@@ -140,3 +142,24 @@ def test_a_users_file_with_its_own_label_column(tmp_path_factory):
     summary = json.loads((root / SUMMARY).read_text())
     assert summary["input"].endswith("mine.h5ad")
     assert summary["label_key"] == "annotation" and "ari" in summary
+
+
+def test_walkthrough_notebook_runs_top_to_bottom_on_the_finished_run(default_run):
+    notebook = nbformat.read(PROJECT_ROOT / "notebooks" / "walkthrough.ipynb", as_version=4)
+    (default_run / "notebooks").mkdir(exist_ok=True)
+    client = NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(default_run / "notebooks")}},
+    )
+    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+    ari_line = "gene-level ARI of the communities against the planted programmes: "
+    assert float(printed.split(ari_line)[1].split()[0]) > 0.9
+    assert "cluster 0: GC" in printed
