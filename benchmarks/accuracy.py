@@ -22,52 +22,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from scratch_project import PROJECT_ROOT, kedro_run_in_scratch_project, run_measured
+
 LABEL_KEY = "cell_type"
-KEDRO = str(Path(sys.executable).with_name("kedro"))
-
-
-def run_measured(command: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float]:
-    """Run a child process; return it, its wall time (s) and its peak RSS (GiB)."""
-    environment = {**os.environ, "DO_NOT_TRACK": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    start = time.perf_counter()
-    with subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as process:
-        output = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - start
-    result = subprocess.CompletedProcess(command, process.returncode, output, "")
-    return result, wall, usage.ru_maxrss / 1024**2
 
 
 def scimta(dataset: Path, workdir: Path, n_clusters: int | None = None) -> dict:
-    project = workdir / "project"
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir()
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
-    shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir()
-    (project / "src").mkdir()
     parameters = f"input_path={dataset},label_key={LABEL_KEY}"
     if n_clusters is not None:
         parameters += f",training.n_clusters={n_clusters}"
-    result, wall, rss = run_measured([KEDRO, "run", "--params", parameters], project)
-    if result.returncode != 0:
-        raise RuntimeError(f"kedro run failed on {dataset.name}:\n{result.stdout[-4000:]}")
+    project, wall, rss = kedro_run_in_scratch_project(workdir, parameters, dataset.name)
     summary = json.loads((project / "data/08_reporting/cluster_summary.json").read_text())
     return {
         "ari": summary["ari"],
