@@ -25,6 +25,7 @@ import scipy.sparse as sp
 LABEL_KEY = "cell_type"
 PROGRAMME_KEY = "programme"
 NO_PROGRAMME = "none"
+PRE_DROPOUT_LAYER = "pre_dropout_counts"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class SimulationConfig:
         Negative binomial dispersion ``phi`` (variance = mu + phi mu^2).
     dropout_midpoint, dropout_shape
         Logistic dropout curve on log mean; ``dropout_shape=0`` disables dropout.
+    keep_pre_dropout_counts
+        Also store the counts before dropout in ``layers["pre_dropout_counts"]`` (the truth an
+        imputation should recover); doubles the memory of the result.
     random_state
         Seed of the generator.
     chunk_size
@@ -68,6 +72,7 @@ class SimulationConfig:
     dispersion: float = 0.2
     dropout_midpoint: float = -1.0
     dropout_shape: float = 1.0
+    keep_pre_dropout_counts: bool = False
     random_state: int = 0
     chunk_size: int = 2000
 
@@ -117,11 +122,14 @@ def simulate_counts(config: SimulationConfig) -> ad.AnnData:
     group_of_cell = rng.choice(n_groups, size=config.n_cells, p=weights / weights.sum())
     library_size = rng.lognormal(config.library_log_mean, config.library_log_sd, config.n_cells)
 
-    blocks = []
+    blocks, pre_dropout_blocks = [], []
     for start in range(0, config.n_cells, config.chunk_size):
         stop = min(start + config.chunk_size, config.n_cells)
         mean = library_size[start:stop, None] * group_profile[group_of_cell[start:stop]]
-        blocks.append(sp.csr_matrix(_sample_counts(mean, config, rng), dtype=np.float32))
+        counts, pre_dropout = _sample_counts(mean, config, rng)
+        blocks.append(sp.csr_matrix(counts, dtype=np.float32))
+        if config.keep_pre_dropout_counts:
+            pre_dropout_blocks.append(sp.csr_matrix(pre_dropout, dtype=np.float32))
     counts = sp.vstack(blocks, format="csr")
 
     group_names = np.array([f"group_{g}" for g in range(n_groups)])
@@ -135,6 +143,8 @@ def simulate_counts(config: SimulationConfig) -> ad.AnnData:
         index=[f"gene_{j}" for j in range(n_genes)],
     )
     adata = ad.AnnData(X=counts, obs=obs, var=var)
+    if config.keep_pre_dropout_counts:
+        adata.layers[PRE_DROPOUT_LAYER] = sp.vstack(pre_dropout_blocks, format="csr")
     adata.uns["simulation"] = {
         key: (list(value) if isinstance(value, tuple) else value)
         for key, value in config.__dict__.items()
@@ -144,13 +154,17 @@ def simulate_counts(config: SimulationConfig) -> ad.AnnData:
 
 
 def _sample_counts(mean: np.ndarray, config: SimulationConfig, rng: np.random.Generator):
-    """Negative binomial counts with logistic dropout for one dense block of cells."""
+    """Negative binomial counts with logistic dropout for one dense block of cells.
+
+    Returns the counts after dropout and before it.
+    """
     shape = 1.0 / config.dispersion
     rate_free_mean = rng.gamma(shape, mean / shape)
-    counts = rng.poisson(rate_free_mean)
+    pre_dropout = rng.poisson(rate_free_mean)
+    counts = pre_dropout.copy() if config.keep_pre_dropout_counts else pre_dropout
     if config.dropout_shape > 0:
         keep_probability = 1.0 / (
             1.0 + np.exp(-config.dropout_shape * (np.log(mean) - config.dropout_midpoint))
         )
         counts[rng.random(counts.shape) >= keep_probability] = 0
-    return counts
+    return counts, pre_dropout
