@@ -25,6 +25,7 @@ SUMMARY = "data/08_reporting/cluster_summary.json"
 INTERPRETED = "data/07_model_output/interpreted_cells.h5ad"
 COMMUNITY_TABLE = "data/08_reporting/community_cluster_scores.csv"
 COMMUNITY_SUMMARY = "data/08_reporting/gene_communities_summary.json"
+IMPUTED = "data/07_model_output/imputed_cells.h5ad"
 
 
 def _runs(root):
@@ -77,6 +78,17 @@ def test_default_run_links_gene_communities_to_clusters(default_run):
         assert (default_run / "data/08_reporting" / image).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_default_run_imputes_dropouts_and_keeps_raw_counts(default_run):
+    imputed = ad.read_h5ad(default_run / IMPUTED)
+    preprocessed = ad.read_h5ad(default_run / PREPROCESSED)
+    assert (imputed.var_names == preprocessed.var_names).all()
+    assert (imputed.obs_names == preprocessed.obs_names).all()
+    assert (imputed.layers["counts"] != preprocessed.layers["counts"]).nnz == 0
+    values = imputed.layers["scimta_imputed"]
+    assert np.isfinite(values.data).all() and (values.data >= 0).all()
+    assert values.nnz > imputed.layers["counts"].nnz
+
+
 def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_run):
     client, runs = _runs(default_run)
     run = runs[0]
@@ -88,6 +100,8 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
     assert [metric.step for metric in history] == list(range(12))
     assert {"clustering_metrics.ari", "clustering_metrics.silhouette"} <= set(run.data.metrics)
     assert run.data.metrics["gene_communities_metrics.programme_gene_ari"] > 0.9
+    assert run.data.metrics["imputation_metrics.dropout_recovered_fraction"] > 0.3
+    assert 0 < run.data.metrics["imputation_metrics.filled_zero_fraction"] < 1
     assert set(_artifact_paths(client, run.info.run_id)) == {
         "model/scimta_model.keras",
         "plots/umap.png",
@@ -110,6 +124,13 @@ def test_one_stage_reruns_on_what_earlier_stages_wrote(default_run):
     _, runs = _runs(default_run)
     assert runs[-1].info.run_name == "clustering"
     assert runs[-1].data.params["clustering.umap_min_dist"] == "0.1"
+
+
+def test_imputation_alone_loads_the_saved_model(default_run):
+    before = (default_run / IMPUTED).read_bytes()
+    result = run_kedro(default_run, "--pipeline", "imputation", "--params", "imputation.value=mean")
+    assert_succeeded(result)
+    assert (default_run / IMPUTED).read_bytes() != before
 
 
 def test_failed_run_leaves_earlier_outputs_untouched(default_run, tmp_path):

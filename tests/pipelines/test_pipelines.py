@@ -14,7 +14,14 @@ from kedro.framework.project import configure_project, pipelines
 from scimta_kedro.core.validate import InputError
 from scimta_kedro.pipelines.data_processing.nodes import validate_cells
 
-STAGES = ["data_processing", "graph_construction", "training", "clustering", "gene_communities"]
+STAGES = [
+    "data_processing",
+    "graph_construction",
+    "training",
+    "clustering",
+    "gene_communities",
+    "imputation",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +45,9 @@ def test_stages_are_joined_through_catalog_datasets(registered):
     assert {"preprocessed_cells", "embedded_cells"} <= inputs["clustering"]
     assert "gene_graph" in outputs["graph_construction"]
     assert {"preprocessed_cells", "gene_graph", "clustered_cells"} <= inputs["gene_communities"]
+    assert {"preprocessed_cells", "embedded_cells", "cell_graph", "scimta_model"} <= inputs[
+        "imputation"
+    ]
 
 
 def test_simulated_data_reports_against_its_known_groups(small_counts):
@@ -90,5 +100,7 @@ def test_kedro_viz_build_succeeds(tiny_project):
         "link_communities_to_clusters_node",
         "plot_community_heatmap_node",
         "plot_top_genes_node",
+        "impute_cells_node",
+        "evaluate_imputation_node",
     }
     assert {pipeline["id"] for pipeline in main["pipelines"]} == {"__default__", *STAGES}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import keras
@@ -234,7 +235,11 @@ def _progress(epochs: int, description: str):
     return tqdm(range(epochs), desc=description, unit="epoch", mininterval=1.0)
 
 
-def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> TrainingResult:
+def train_graph_autoencoder(
+    data: GraphData,
+    config: TrainingConfig,
+    on_epoch_end: Callable[[str, int, dict[str, float]], None] | None = None,
+) -> TrainingResult:
     """Pretrain on edge and count reconstruction, then fine-tune with the DEC loss.
 
     The number of clusters is ``config.n_clusters``, or for ``"auto"`` the number of Leiden
@@ -242,6 +247,10 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
     pretrained latent space. Fine-tuning
     stops early when fewer than ``label_change_tolerance`` of the cells change cluster between
     two target updates (as in DEC). Labels are never used.
+
+    ``on_epoch_end(phase, epoch, losses)``, if given, is called after every epoch of both
+    phases (``"pretrain"``, ``"finetune"``) with the epoch's losses as floats; an exception it
+    raises stops training (hyperparameter tuning prunes trials this way).
 
     Memory: the dense encoder features ``(N, F)``, the sparse counts and graphs; each step
     densifies the counts of ``expression_batch_size`` cells and scores
@@ -268,6 +277,8 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
         losses = step(trainer.sample(), no_target)
         _record(history, "pretrain", losses)
         _log_epoch("pretrain", epoch, config, losses)
+        if on_epoch_end is not None:
+            on_epoch_end("pretrain", epoch, {name: float(v) for name, v in losses.items()})
 
     latent = trainer.embed(model)
     # Leiden on the graph itself: Leiden on the kNN graph of a continuous latent space
@@ -289,7 +300,7 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
             "training.leiden_resolution or set training.n_clusters explicitly."
         )
     model = model.with_clustering(kmeans_centres(latent, n_clusters, config.random_state))
-    latent, soft_assignment = _finetune(model, trainer, config, history)
+    latent, soft_assignment = _finetune(model, trainer, config, history, on_epoch_end)
     return TrainingResult(
         model=model,
         latent=latent,
@@ -300,7 +311,7 @@ def train_graph_autoencoder(data: GraphData, config: TrainingConfig) -> Training
 
 
 def _finetune(
-    model, trainer: _Trainer, config: TrainingConfig, history: dict
+    model, trainer: _Trainer, config: TrainingConfig, history: dict, on_epoch_end=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """DEC fine-tuning; returns the final latent codes and soft assignments."""
     step = trainer.make_step(model, config.finetune_learning_rate, with_clustering=True)
@@ -323,6 +334,8 @@ def _finetune(
         losses = step(trainer.sample(), target)
         _record(history, "finetune", losses)
         _log_epoch("finetune", epoch, config, losses)
+        if on_epoch_end is not None:
+            on_epoch_end("finetune", epoch, {name: float(v) for name, v in losses.items()})
     latent = trainer.embed(model)
     return latent, model.soft_assign(latent).numpy()
 

@@ -9,7 +9,9 @@ import keras
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from scimta_kedro.core import keys
+# Importing the model module registers its Keras classes, so that a run of this pipeline
+# alone can load the saved model.
+from scimta_kedro.core import keys, model  # noqa: F401
 from scimta_kedro.core.impute import ImputationConfig, impute_counts
 from scimta_kedro.core.preprocess import COUNTS_LAYER, LOG_LAYER
 from scimta_kedro.core.simulate import PRE_DROPOUT_LAYER

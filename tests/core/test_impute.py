@@ -1,0 +1,139 @@
+"""Imputation from the trained count decoder: dropouts filled, measurements and zeros kept."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.stats import nbinom, pearsonr
+
+from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
+from scimta_kedro.core.impute import ImputationConfig, impute_counts, nb_zero_probability
+from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts
+from scimta_kedro.core.simulate import PRE_DROPOUT_LAYER, simulate_counts
+from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
+from scimta_kedro.core.validate import InputError
+
+from ..simulated import SMALL_SIMULATION
+from .test_train import FAST
+
+
+@pytest.fixture(scope="module")
+def trained_cells():
+    """Simulated cells that remember their counts before dropout, a graph and a model."""
+    simulation = replace(SMALL_SIMULATION, keep_pre_dropout_counts=True)
+    cells = preprocess_counts(
+        simulate_counts(simulation),
+        PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15),
+    )
+    graph = build_ppmi_graph(
+        cells.obsm["X_pca"], GraphConfig(n_neighbors=10, max_entries_per_row=30)
+    )
+    data = GraphData(
+        cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi
+    )
+    result = train_graph_autoencoder(data, TrainingConfig(**FAST))
+    return cells, graph.connectivities, result
+
+
+def _impute(trained_cells, **options):
+    cells, connectivities, result = trained_cells
+    return impute_counts(
+        result.model,
+        result.latent,
+        cells.layers[COUNTS_LAYER],
+        cells.obs["total_counts"].to_numpy(),
+        connectivities,
+        config=ImputationConfig(**options),
+    ).toarray()
+
+
+def _log_normalised(cells, counts):
+    scale = 1e4 / cells.obs["total_counts"].to_numpy()[:, None]
+    return np.log1p(sp.csr_matrix(counts).toarray() * scale)
+
+
+def test_imputed_values_are_finite_non_negative_and_keep_measurements(trained_cells):
+    cells = trained_cells[0]
+    imputed = _impute(trained_cells)
+    observed = _log_normalised(cells, cells.layers[COUNTS_LAYER])
+    assert imputed.shape == cells.shape
+    assert np.isfinite(imputed).all() and (imputed >= 0).all()
+    measured = observed > 0
+    np.testing.assert_allclose(imputed[measured], observed[measured], rtol=1e-5)
+    assert (imputed > 0).sum() > measured.sum()  # some zeros were filled
+
+
+def test_expressed_entries_are_closer_to_the_truth_before_dropout(trained_cells):
+    cells = trained_cells[0]
+    imputed = _impute(trained_cells)
+    observed = _log_normalised(cells, cells.layers[COUNTS_LAYER])
+    truth = _log_normalised(cells, cells.layers[PRE_DROPOUT_LAYER])
+    expressed = truth > 0
+    dropped = expressed & (observed == 0)
+    assert dropped.sum() > 1000  # the simulation does drop counts out
+    before = pearsonr(observed[expressed], truth[expressed]).statistic
+    after = pearsonr(imputed[expressed], truth[expressed]).statistic
+    assert after > before + 0.05
+    assert np.mean(imputed[dropped] > 0) > 0.5
+
+
+def test_detection_threshold_decides_which_zeros_are_biological(trained_cells):
+    cells = trained_cells[0]
+    n_measured = cells.layers[COUNTS_LAYER].nnz
+    nothing_is_a_dropout = _impute(trained_cells, min_detection_probability=1.0)
+    assert np.count_nonzero(nothing_is_a_dropout) == n_measured
+    everything_is_a_dropout = _impute(trained_cells, min_detection_probability=0.0)
+    assert np.count_nonzero(everything_is_a_dropout) == everything_is_a_dropout.size
+    default = _impute(trained_cells)
+    assert n_measured < np.count_nonzero(default) < default.size
+
+
+def test_mean_value_is_below_the_detected_level(trained_cells):
+    detected = _impute(trained_cells, min_detection_probability=0.0)
+    mean = _impute(trained_cells, min_detection_probability=0.0, value="mean")
+    filled = trained_cells[0].layers[COUNTS_LAYER].toarray() == 0
+    assert (mean[filled] <= detected[filled] + 1e-6).all()
+
+
+def test_nb_zero_probability_matches_scipy():
+    mean, theta = np.array([0.1, 2.0, 30.0]), np.array([0.5, 2.0, 10.0])
+    expected = nbinom.pmf(0, theta, theta / (theta + mean))
+    np.testing.assert_allclose(nb_zero_probability(mean, theta), expected, rtol=1e-10)
+
+
+def test_inputs_from_different_runs_are_named(trained_cells):
+    cells, connectivities, result = trained_cells
+    with pytest.raises(InputError, match="the model decodes 200 genes but the counts have 199"):
+        impute_counts(
+            result.model,
+            result.latent,
+            cells.layers[COUNTS_LAYER][:, :199],
+            cells.obs["total_counts"].to_numpy(),
+            connectivities,
+            config=ImputationConfig(),
+        )
+    with pytest.raises(InputError, match="latent codes for"):
+        impute_counts(
+            result.model,
+            result.latent[:10],
+            cells.layers[COUNTS_LAYER],
+            cells.obs["total_counts"].to_numpy(),
+            connectivities,
+            config=ImputationConfig(),
+        )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"value": "median"}, "value must be one of"),
+        ({"min_detection_probability": 1.5}, "min_detection_probability must lie in"),
+        ({"smoothing_steps": -1}, "smoothing_steps must be >= 0"),
+    ],
+)
+def test_bad_parameters_are_named(options, message):
+    with pytest.raises(ValueError, match=message):
+        ImputationConfig(**options)
