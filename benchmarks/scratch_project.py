@@ -37,9 +37,12 @@ def run_measured(command: list[str], cwd: Path) -> tuple[subprocess.CompletedPro
 
 
 def kedro_run_in_scratch_project(
-    workdir: Path, parameters: str = "", what: str = "the default run"
+    workdir: Path,
+    parameters: str = "",
+    what: str = "the default run",
+    extra_arguments: tuple[str, ...] = (),
 ) -> tuple[Path, float, float]:
-    """``kedro run [--params PARAMETERS]`` in a fresh copy of the project under ``workdir``.
+    """``kedro run [--params PARAMETERS] [EXTRA_ARGUMENTS]`` in a fresh copy of the project.
 
     Returns the copy's root, the wall time (s) and the peak RSS (GiB). Raises with the end of
     the log if the run fails.
@@ -51,7 +54,7 @@ def kedro_run_in_scratch_project(
     shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
     (project / "src").mkdir()  # the package itself is the installed one
-    command = [KEDRO, "run"] + (["--params", parameters] if parameters else [])
+    command = [KEDRO, "run", *extra_arguments] + (["--params", parameters] if parameters else [])
     result, wall, rss = run_measured(command, project)
     if result.returncode != 0:
         raise RuntimeError(f"kedro run failed on {what}:\n{result.stdout[-4000:]}")

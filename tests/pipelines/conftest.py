@@ -37,6 +37,10 @@ TINY_PARAMETERS = {
         "expression_batch_size": 128,
     },
     "clustering": {"umap_neighbors": 10},
+    "tuning": {
+        "study": {"n_trials": 3, "pruning_warmup_epochs": 4, "report_every": 2},
+        "objective": {"evaluation_cells": 100, "n_pcs": 15},
+    },
 }
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import yaml
 from nbclient import NotebookClient
 
 from scimta_kedro.core.simulate import SimulationConfig, simulate_counts
@@ -131,6 +132,29 @@ def test_imputation_alone_loads_the_saved_model(default_run):
     result = run_kedro(default_run, "--pipeline", "imputation", "--params", "imputation.value=mean")
     assert_succeeded(result)
     assert (default_run / IMPUTED).read_bytes() != before
+
+
+def test_tuning_logs_nested_trials_and_a_parameters_file_for_env_tuned(default_run):
+    assert_succeeded(run_kedro(default_run, "--pipeline", "tuning"))
+    client, runs = _runs(default_run)
+    parent = next(run for run in runs if run.info.run_name == "tuning")
+    children = [
+        run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+    ]
+    assert len(children) == 3
+    assert all("training.latent_dim" in child.data.params for child in children)
+    assert all("ari" in child.data.metrics for child in children)  # simulated labels, reported
+    assert {
+        "tuning/parameters_tuned.yml",
+        "tuning/tuning_trials.csv",
+        "tuning/tuning_optimisation_history.png",
+        "tuning/tuning_parameter_importances.png",
+    } <= set(_artifact_paths(client, parent.info.run_id))
+    tuned = yaml.safe_load((default_run / "conf/tuned/parameters_tuned.yml").read_text())
+    assert_succeeded(run_kedro(default_run, "--env", "tuned", "--pipeline", "graph_construction"))
+    _, runs = _runs(default_run)
+    used = runs[-1].data.params["graph_construction.n_neighbors"]
+    assert used == str(tuned["graph_construction"]["n_neighbors"])
 
 
 def test_failed_run_leaves_earlier_outputs_untouched(default_run, tmp_path):

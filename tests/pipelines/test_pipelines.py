@@ -31,7 +31,7 @@ def registered():
 
 
 def test_every_stage_is_registered_and_default_is_their_sum(registered):
-    assert set(STAGES) | {"__default__"} == set(registered)
+    assert set(STAGES) | {"tuning", "__default__"} == set(registered)
     default_nodes = {node.name for node in registered["__default__"].nodes}
     assert default_nodes == {node.name for stage in STAGES for node in registered[stage].nodes}
 

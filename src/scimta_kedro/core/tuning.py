@@ -159,8 +159,8 @@ class ObjectiveConfig:
     """Parameters of the label-free objective (see the module docstring)."""
 
     heldout_fraction: float = 0.1
-    silhouette_weight: float = 0.1
-    evaluation_cells: int = 2000
+    silhouette_weight: float = 0.02
+    evaluation_cells: int = 5000
     n_pcs: int = 50
     target_sum: float = 1e4
     max_scale_value: float = 10.0
