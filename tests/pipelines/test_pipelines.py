@@ -102,5 +102,9 @@ def test_kedro_viz_build_succeeds(tiny_project):
         "plot_top_genes_node",
         "impute_cells_node",
         "evaluate_imputation_node",
+    }  # the default pipeline's nodes: tuning is opt-in
+    assert {pipeline["id"] for pipeline in main["pipelines"]} == {
+        "__default__",
+        "tuning",
+        *STAGES,
     }
-    assert {pipeline["id"] for pipeline in main["pipelines"]} == {"__default__", *STAGES}
