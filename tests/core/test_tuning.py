@@ -91,7 +91,7 @@ def tuning_data():
 
 
 def test_study_starts_from_the_current_parameters_and_resumes(tuning_data, tmp_path):
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    storage = f"sqlite:///{tmp_path / 'not_yet_made' / 'study.db'}"
     dimensions = parse_search_space(SPACE, PARAMETERS)
     finished = []
 

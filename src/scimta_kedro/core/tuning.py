@@ -21,6 +21,7 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anndata as ad
@@ -282,6 +283,14 @@ class StudyConfig:
 
 
 _FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+_SQLITE_PREFIX = "sqlite:///"
+
+
+def _create_sqlite_folder(storage: str | None) -> None:
+    """SQLite creates the database file, not its folder (e.g. ``data/06_models`` when only
+    data_processing has run)."""
+    if storage and storage.startswith(_SQLITE_PREFIX):
+        Path(storage[len(_SQLITE_PREFIX) :]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def run_study(
@@ -299,6 +308,7 @@ def run_study(
     trial starts from. ``on_trial_finished(trial, result)`` is called after each trial
     (``result`` is ``None`` for a pruned or failed trial). Labels are never an input.
     """
+    _create_sqlite_folder(study_config.storage)
     study = optuna.create_study(
         study_name=study_config.study_name,
         storage=study_config.storage,
