@@ -32,6 +32,8 @@ from scipy.stats import spearmanr
 from scratch_project import KEDRO, PROJECT_ROOT, kedro_run_in_scratch_project, run_measured
 
 TRIALS_TABLE = "data/08_reporting/tuning_trials.csv"
+# Every trial of every dataset is kept, so other label-free pick rules can be compared later.
+TRIALS_FOLDER = PROJECT_ROOT / "benchmarks/results/tuning_trials"
 
 
 def tune_dataset(dataset: Path, scratch: Path, n_trials: int) -> dict:
@@ -48,6 +50,8 @@ def tune_dataset(dataset: Path, scratch: Path, n_trials: int) -> dict:
     if result.returncode != 0:
         raise RuntimeError(f"tuning failed on {dataset.name}:\n{result.stdout[-4000:]}")
     trials = pd.read_csv(project / TRIALS_TABLE)
+    TRIALS_FOLDER.mkdir(parents=True, exist_ok=True)
+    trials.to_csv(TRIALS_FOLDER / f"{dataset.stem}.csv", index=False)
     complete = trials[trials["state"] == "COMPLETE"]
 
     def correlation(column: str) -> float:
@@ -111,15 +115,74 @@ def markdown_table(rows: list[dict]) -> str:
     return header + "\n".join(lines) + "\n"
 
 
+# Label-free rules for picking a trial, compared on the saved trial tables.
+# Scores are recomputed from the two logged terms: gain + weight x silhouette.
+PICK_RULES = {
+    "likelihood gain only": 0.0,
+    "weight 0.02 (default)": 0.02,
+    "weight 0.1": 0.1,
+    "weight 1": 1.0,
+    "silhouette only": float("inf"),
+}
+
+
+def _rule_scores(trials: pd.DataFrame, weight: float) -> pd.Series:
+    gain, silhouette = trials["user_attrs_likelihood_gain"], trials["user_attrs_silhouette"]
+    return silhouette if np.isinf(weight) else gain + weight * silhouette
+
+
+def pick_rules_table(folder: Path) -> str:
+    """ARI of the trial each label-free rule picks, per dataset, with a leave-one-dataset-out
+    choice of rule (the rule with the best mean ARI on the other datasets)."""
+    tables = {path.stem: pd.read_csv(path) for path in sorted(folder.glob("*.csv"))}
+    picked = {}
+    for name, trials in tables.items():
+        complete = trials[trials["state"] == "COMPLETE"]
+        picked[name] = {
+            rule: float(complete.loc[_rule_scores(complete, weight).idxmax(), "ari"])
+            for rule, weight in PICK_RULES.items()
+        }
+        picked[name]["defaults"] = float(trials.loc[trials["number"] == 0, "ari"].iloc[0])
+        picked[name]["oracle"] = float(complete["ari"].max())
+    for name in tables:
+        others = [other for other in tables if other != name]
+        best_rule = max(PICK_RULES, key=lambda rule: np.mean([picked[o][rule] for o in others]))
+        picked[name]["leave-one-out rule"] = picked[name][best_rule]
+        picked[name]["chosen rule"] = best_rule
+    columns = ["defaults", *PICK_RULES, "leave-one-out rule", "oracle"]
+    lines = [
+        "| dataset | "
+        + " | ".join(f"ARI: {c}" for c in columns)
+        + " | rule chosen on the others |",
+        "|---|" + "---|" * (len(columns) + 1),
+    ]
+    for name, row in picked.items():
+        values = " | ".join(f"{row[c]:.3f}" for c in columns)
+        lines.append(f"| {name} | {values} | {row['chosen rule']} |")
+    means = " | ".join(f"{np.mean([row[c] for row in picked.values()]):.3f}" for c in columns)
+    lines.append(f"| **mean** | {means} | |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
     parser.add_argument("--datasets", nargs="*", help="file stems to run (default: all)")
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument(
+        "--pick-rules-only",
+        action="store_true",
+        help="only compare label-free pick rules on the saved trial tables",
+    )
+    parser.add_argument(
         "--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/tuning.md"
     )
     arguments = parser.parse_args()
+    rules_output = arguments.output.with_name("tuning_pick_rules.md")
+    if arguments.pick_rules_only:
+        rules_output.write_text(pick_rules_table(TRIALS_FOLDER))
+        print(rules_output.read_text())
+        return
     files = sorted(arguments.data_dir.glob("*.h5ad"))
     if arguments.datasets:
         files = [path for path in files if path.stem in arguments.datasets]
@@ -137,6 +200,8 @@ def main() -> None:
         f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n{table}"
     )
     print("\n" + table)
+    rules_output.write_text(pick_rules_table(TRIALS_FOLDER))
+    print(rules_output.read_text())
 
 
 if __name__ == "__main__":
