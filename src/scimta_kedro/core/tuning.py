@@ -160,7 +160,7 @@ class ObjectiveConfig:
     """Parameters of the label-free objective (see the module docstring)."""
 
     heldout_fraction: float = 0.1
-    silhouette_weight: float = 0.02
+    silhouette_weight: float = 1.0
     evaluation_cells: int = 5000
     n_pcs: int = 50
     target_sum: float = 1e4
