@@ -27,7 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from scratch_project import PROJECT_ROOT, kedro_run_in_scratch_project, run_measured
+from scratch_project import (
+    PROJECT_ROOT,
+    kedro_run_in_scratch_project,
+    labelled_datasets,
+    run_measured,
+)
 
 LABEL_KEY = "cell_type"
 
@@ -157,11 +162,7 @@ def main() -> None:
     output = arguments.output or results / (
         "accuracy_given_k.md" if arguments.given_k else "accuracy.md"
     )
-    files = sorted(arguments.data_dir.glob("*.h5ad"))
-    if arguments.datasets:
-        files = [path for path in files if path.stem in arguments.datasets]
-    if not files:
-        sys.exit(f"no .h5ad files found in {arguments.data_dir}")
+    files = labelled_datasets(arguments.data_dir, arguments.datasets)
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="scimta-benchmark-") as scratch:

@@ -48,6 +48,7 @@ from scratch_project import (  # noqa: E402
     KEDRO,
     PROJECT_ROOT,
     kedro_run_in_scratch_project,
+    labelled_datasets,
     run_measured,
 )
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
@@ -216,11 +217,7 @@ def main() -> None:
         "--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/imputation.md"
     )
     arguments = parser.parse_args()
-    files = sorted(arguments.data_dir.glob("*.h5ad"))
-    if arguments.datasets:
-        files = [path for path in files if path.stem in arguments.datasets]
-    if not files:
-        sys.exit(f"no .h5ad files found in {arguments.data_dir}")
+    files = labelled_datasets(arguments.data_dir, arguments.datasets)
     rows = []
     for dataset in files:
         with tempfile.TemporaryDirectory(prefix="scimta-imputation-") as scratch:

@@ -59,3 +59,13 @@ def kedro_run_in_scratch_project(
     if result.returncode != 0:
         raise RuntimeError(f"kedro run failed on {what}:\n{result.stdout[-4000:]}")
     return project, wall, rss
+
+
+def labelled_datasets(data_dir: Path, stems: list[str] | None = None) -> list[Path]:
+    """The ``.h5ad`` files of ``data_dir`` (only ``stems`` if given); exits if there are none."""
+    files = sorted(data_dir.glob("*.h5ad"))
+    if stems:
+        files = [path for path in files if path.stem in stems]
+    if not files:
+        sys.exit(f"no .h5ad files found in {data_dir}")
+    return files

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
-from scratch_project import KEDRO, PROJECT_ROOT, kedro_run_in_scratch_project, run_measured
+from scratch_project import (
+    KEDRO,
+    PROJECT_ROOT,
+    kedro_run_in_scratch_project,
+    labelled_datasets,
+    run_measured,
+)
 
 TRIALS_TABLE = "data/08_reporting/tuning_trials.csv"
 # Every trial of every dataset is kept, so other label-free pick rules can be compared later.
@@ -183,11 +188,7 @@ def main() -> None:
         rules_output.write_text(pick_rules_table(TRIALS_FOLDER))
         print(rules_output.read_text())
         return
-    files = sorted(arguments.data_dir.glob("*.h5ad"))
-    if arguments.datasets:
-        files = [path for path in files if path.stem in arguments.datasets]
-    if not files:
-        sys.exit(f"no .h5ad files found in {arguments.data_dir}")
+    files = labelled_datasets(arguments.data_dir, arguments.datasets)
     rows = []
     for dataset in files:
         with tempfile.TemporaryDirectory(prefix="scimta-tuning-") as scratch:

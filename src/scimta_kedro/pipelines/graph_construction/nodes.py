@@ -12,12 +12,12 @@ from scimta_kedro.core.graphs import GraphConfig, PPMIGraph, build_ppmi_graph
 from scimta_kedro.core.validate import InputError
 
 # Keys of params:graph_construction that are not GraphConfig fields of the cell graph.
-_NOT_CELL_GRAPH_OPTIONS = ("use_rep", "gene_graph")
+NOT_CELL_GRAPH_OPTIONS = ("use_rep", "gene_graph")
 
 
 def cell_graph_config(options: dict[str, Any], random_state: int) -> GraphConfig:
     """The cell graph's :class:`GraphConfig` from ``params:graph_construction``."""
-    fields = {key: value for key, value in options.items() if key not in _NOT_CELL_GRAPH_OPTIONS}
+    fields = {key: value for key, value in options.items() if key not in NOT_CELL_GRAPH_OPTIONS}
     return GraphConfig(**fields, random_state=random_state)
 
 

@@ -25,7 +25,7 @@ from scimta_kedro.core.tuning import (
     parse_search_space,
     run_study,
 )
-from scimta_kedro.pipelines.graph_construction.nodes import _NOT_CELL_GRAPH_OPTIONS
+from scimta_kedro.pipelines.graph_construction.nodes import NOT_CELL_GRAPH_OPTIONS
 
 from .tracking import log_trial
 
@@ -38,7 +38,7 @@ def _trial_options(graph_options: dict, training_options: dict) -> dict[str, dic
         logger.warning("Tuning trains on PCA features whatever training.encoder_input says.")
     return {
         "graph_construction": {
-            key: value for key, value in graph_options.items() if key not in _NOT_CELL_GRAPH_OPTIONS
+            key: value for key, value in graph_options.items() if key not in NOT_CELL_GRAPH_OPTIONS
         },
         "training": {
             key: value for key, value in training_options.items() if key != "encoder_input"
