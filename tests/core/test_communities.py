@@ -111,11 +111,14 @@ def test_a_single_cluster_has_effects_but_no_tests():
 
 
 def test_top_genes_are_ranked_by_membership():
-    names = np.array(["A", "B", "C", "D"])
-    top = communities.top_genes_per_community(
-        names, np.array([0, 0, 1, 0]), np.array([0.2, 0.9, 0.5, 0.4]), n_top=2
+    table = pd.DataFrame(
+        {
+            "gene_name": ["A", "B", "C", "D"],
+            "community": [0, 0, 1, 0],
+            "membership": [0.2, 0.9, 0.5, 0.4],
+        }
     )
-    assert top == {0: ["B", "D"], 1: ["C"]}
+    assert communities.top_genes_per_community(table, n_top=2) == {0: ["B", "D"], 1: ["C"]}
 
 
 def test_membership_is_high_for_genes_that_follow_their_community(preprocessed, detected):

@@ -145,16 +145,16 @@ def gene_display_names(adata: ad.AnnData, gene_symbols_key: str | None = None) -
     return names
 
 
-def top_genes_per_community(
-    gene_names: np.ndarray, communities: np.ndarray, membership: np.ndarray, n_top: int
-) -> dict[int, list[str]]:
-    """Each community's ``n_top`` genes by membership (correlation with the community)."""
-    top: dict[int, list[str]] = {}
-    for community in np.unique(communities):
-        genes = np.flatnonzero(communities == community)
-        ranked = genes[np.argsort(-membership[genes], kind="stable")]
-        top[int(community)] = [str(name) for name in gene_names[ranked[:n_top]]]
-    return top
+def top_genes_per_community(gene_table: pd.DataFrame, n_top: int) -> dict[int, list[str]]:
+    """Each community's ``n_top`` gene names by membership (correlation with the community).
+
+    ``gene_table`` has one row per gene with ``gene_name``, ``community`` and ``membership``.
+    """
+    ranked = gene_table.sort_values(["community", "membership"], ascending=[True, False])
+    return {
+        int(community): rows["gene_name"].head(n_top).tolist()
+        for community, rows in ranked.groupby("community", sort=True)
+    }
 
 
 def link_communities_to_clusters(

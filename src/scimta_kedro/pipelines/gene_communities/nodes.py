@@ -59,14 +59,6 @@ def find_gene_communities(
     return table.reset_index(drop=True)
 
 
-def _top_genes(gene_communities: pd.DataFrame, n_top: int) -> dict[int, list[str]]:
-    ranked = gene_communities[gene_communities["rank_in_community"] <= n_top]
-    return {
-        int(community): rows["gene_name"].tolist()
-        for community, rows in ranked.groupby("community", sort=True)
-    }
-
-
 def link_communities_to_clusters(
     clustered_cells: ad.AnnData, gene_communities: pd.DataFrame, options: dict[str, Any]
 ) -> tuple[ad.AnnData, pd.DataFrame, dict[str, Any], dict[str, dict[str, float]]]:
@@ -87,7 +79,7 @@ def link_communities_to_clusters(
     table = communities.link_communities_to_clusters(
         scores, clustered_cells.obs[keys.CLUSTER].to_numpy(), np.bincount(labels)
     )
-    top_genes = _top_genes(gene_communities, options["n_top_genes"])
+    top_genes = communities.top_genes_per_community(gene_communities, options["n_top_genes"])
     characterisation = communities.characterise_clusters(table, top_genes, options["fdr"])
 
     interpreted = clustered_cells.copy()
@@ -137,7 +129,7 @@ def plot_community_heatmap(
     options: dict[str, Any],
 ) -> Figure:
     """Clusters x communities heatmap, communities named by their top genes."""
-    top_genes = _top_genes(gene_communities, options["n_top_genes"])
+    top_genes = communities.top_genes_per_community(gene_communities, options["n_top_genes"])
     labels = {community: _community_label(community, top_genes) for community in top_genes}
     return community_heatmap(community_cluster_scores, labels, options["fdr"])
 
