@@ -7,6 +7,7 @@ from typing import Any
 import anndata as ad
 import keras
 import numpy as np
+import scipy.sparse as sp
 from scipy.stats import pearsonr, spearmanr
 
 # Importing the model module registers its Keras classes, so that a run of this pipeline
@@ -70,11 +71,15 @@ def evaluate_imputation(
     n_zeros = counts.shape[0] * counts.shape[1] - counts.nnz
     metrics = {"filled_zero_fraction": (imputed.nnz - counts.nnz) / max(n_zeros, 1)}
     if PRE_DROPOUT_LAYER in imputed_cells.layers:
-        truth_counts = imputed_cells.layers[PRE_DROPOUT_LAYER]
-        dropped = (truth_counts > 0).toarray() & (counts == 0).toarray()
-        scale = target_sum / imputed_cells.obs["total_counts"].to_numpy()[:, None]
-        truth = np.log1p(truth_counts.toarray() * scale)[dropped]
-        filled = imputed.toarray()[dropped]
+        # Dropout only zeroes counts, so the dropped entries are the truth's non-zeros that
+        # the observed counts lack; found sparsely, never as a dense cells x genes mask.
+        truth_counts = sp.csr_matrix(imputed_cells.layers[PRE_DROPOUT_LAYER])
+        truth_pattern = truth_counts != 0
+        dropped = truth_pattern - truth_pattern.multiply(sp.csr_matrix(counts) != 0)
+        rows, columns = dropped.nonzero()
+        scale = target_sum / imputed_cells.obs["total_counts"].to_numpy()[rows]
+        truth = np.log1p(np.asarray(truth_counts[rows, columns]).ravel() * scale)
+        filled = np.asarray(sp.csr_matrix(imputed)[rows, columns]).ravel()
         metrics["dropout_pearson"] = pearsonr(filled, truth).statistic
         metrics["dropout_spearman"] = spearmanr(filled, truth).statistic
         metrics["dropout_recovered_fraction"] = float(np.mean(filled > 0))
