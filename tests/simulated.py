@@ -13,3 +13,15 @@ SMALL_SIMULATION = SimulationConfig(
     library_log_mean=7.5,
     random_state=7,
 )
+
+# A small, quick model for tests that train.
+FAST = dict(
+    hidden_units=(32,),
+    decoder_units=(32,),
+    latent_dim=8,
+    pretrain_epochs=60,
+    finetune_epochs=20,
+    target_update_interval=5,
+    expression_batch_size=128,
+    log_every=1000,
+)

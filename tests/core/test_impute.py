@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.stats import nbinom, pearsonr
 
-from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
 from scimta_kedro.core.impute import ImputationConfig, impute_counts, nb_zero_probability
-from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts
-from scimta_kedro.core.simulate import PRE_DROPOUT_LAYER, simulate_counts
-from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
+from scimta_kedro.core.preprocess import COUNTS_LAYER
+from scimta_kedro.core.simulate import PRE_DROPOUT_LAYER
 from scimta_kedro.core.validate import InputError
-
-from ..simulated import SMALL_SIMULATION
-from .test_train import FAST
 
 
 @pytest.fixture(scope="module")
-def trained_cells():
-    """Simulated cells that remember their counts before dropout, a graph and a model."""
-    simulation = replace(SMALL_SIMULATION, keep_pre_dropout_counts=True)
-    cells = preprocess_counts(
-        simulate_counts(simulation),
-        PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15),
-    )
-    graph = build_ppmi_graph(
-        cells.obsm["X_pca"], GraphConfig(n_neighbors=10, max_entries_per_row=30)
-    )
-    data = GraphData(
-        cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi
-    )
-    result = train_graph_autoencoder(data, TrainingConfig(**FAST))
-    return cells, graph.connectivities, result
+def trained_cells(planted, trained):
+    """The shared planted cells (they keep their counts before dropout), graph and model."""
+    cells, data = planted
+    return cells, data.connectivities, trained
 
 
 def _impute(trained_cells, **options):

@@ -2,45 +2,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
-from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts
-from scimta_kedro.core.simulate import simulate_counts
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 
-from ..simulated import SMALL_SIMULATION
-
-FAST = dict(
-    hidden_units=(32,),
-    decoder_units=(32,),
-    latent_dim=8,
-    pretrain_epochs=60,
-    finetune_epochs=20,
-    target_update_interval=5,
-    expression_batch_size=128,
-    log_every=1000,
-)
-
-
-@pytest.fixture(scope="module")
-def planted():
-    """Preprocessed cells of three well separated planted groups, and their graph."""
-    cells = preprocess_counts(
-        simulate_counts(SMALL_SIMULATION),
-        PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15),
-    )
-    graph = build_ppmi_graph(
-        cells.obsm["X_pca"], GraphConfig(n_neighbors=10, max_entries_per_row=30)
-    )
-    # The encoder reads the PCA, as with the default training.encoder_input.
-    data = GraphData(
-        cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi
-    )
-    return cells, data
-
-
-@pytest.fixture(scope="module")
-def trained(planted):
-    return train_graph_autoencoder(planted[1], TrainingConfig(**FAST))
+from ..simulated import FAST
 
 
 def test_pretraining_loss_decreases(trained):

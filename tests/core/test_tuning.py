@@ -20,8 +20,7 @@ from scimta_kedro.core.tuning import (
 )
 from scimta_kedro.core.validate import InputError
 
-from ..simulated import SMALL_SIMULATION
-from .test_train import FAST
+from ..simulated import FAST, SMALL_SIMULATION
 
 PARAMETERS = {
     "graph_construction": {"n_neighbors": 10, "max_entries_per_row": 30},

@@ -1,0 +1,37 @@
+"""Fixtures of the core tests that need a trained model: trained once for all of them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
+from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts
+from scimta_kedro.core.simulate import simulate_counts
+from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
+
+from ..simulated import FAST, SMALL_SIMULATION
+
+
+@pytest.fixture(scope="package")
+def planted():
+    """Preprocessed cells of three well separated planted groups (with their counts before
+    dropout), and their graph."""
+    cells = preprocess_counts(
+        simulate_counts(replace(SMALL_SIMULATION, keep_pre_dropout_counts=True)),
+        PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15),
+    )
+    graph = build_ppmi_graph(
+        cells.obsm["X_pca"], GraphConfig(n_neighbors=10, max_entries_per_row=30)
+    )
+    # The encoder reads the PCA, as with the default training.encoder_input.
+    data = GraphData(
+        cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi
+    )
+    return cells, data
+
+
+@pytest.fixture(scope="package")
+def trained(planted):
+    return train_graph_autoencoder(planted[1], TrainingConfig(**FAST))
