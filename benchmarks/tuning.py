@@ -41,7 +41,7 @@ TRIALS_TABLE = "data/08_reporting/tuning_trials.csv"
 TRIALS_FOLDER = PROJECT_ROOT / "benchmarks/results/tuning_trials"
 
 
-def tune_dataset(dataset: Path, scratch: Path, n_trials: int) -> dict:
+def tune_dataset(dataset: Path, scratch: Path, n_trials: int, trials_folder: Path) -> dict:
     project, _, _ = kedro_run_in_scratch_project(
         scratch,
         f"input_path={dataset},label_key=cell_type",
@@ -55,8 +55,8 @@ def tune_dataset(dataset: Path, scratch: Path, n_trials: int) -> dict:
     if result.returncode != 0:
         raise RuntimeError(f"tuning failed on {dataset.name}:\n{result.stdout[-4000:]}")
     trials = pd.read_csv(project / TRIALS_TABLE)
-    TRIALS_FOLDER.mkdir(parents=True, exist_ok=True)
-    trials.to_csv(TRIALS_FOLDER / f"{dataset.stem}.csv", index=False)
+    trials_folder.mkdir(parents=True, exist_ok=True)
+    trials.to_csv(trials_folder / f"{dataset.stem}.csv", index=False)
     complete = trials[trials["state"] == "COMPLETE"]
 
     def correlation(column: str) -> float:
@@ -124,9 +124,9 @@ def markdown_table(rows: list[dict]) -> str:
 # Scores are recomputed from the two logged terms: gain + weight x silhouette.
 PICK_RULES = {
     "likelihood gain only": 0.0,
-    "weight 0.02 (default)": 0.02,
+    "weight 0.02": 0.02,
     "weight 0.1": 0.1,
-    "weight 1": 1.0,
+    "weight 1 (default)": 1.0,
     "silhouette only": float("inf"),
 }
 
@@ -175,6 +175,12 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="*", help="file stems to run (default: all)")
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument(
+        "--trials-folder",
+        type=Path,
+        default=TRIALS_FOLDER,
+        help="where every trial table is saved (and read by --pick-rules-only)",
+    )
+    parser.add_argument(
         "--pick-rules-only",
         action="store_true",
         help="only compare label-free pick rules on the saved trial tables",
@@ -185,14 +191,16 @@ def main() -> None:
     arguments = parser.parse_args()
     rules_output = arguments.output.with_name("tuning_pick_rules.md")
     if arguments.pick_rules_only:
-        rules_output.write_text(pick_rules_table(TRIALS_FOLDER))
+        rules_output.write_text(pick_rules_table(arguments.trials_folder))
         print(rules_output.read_text())
         return
     files = labelled_datasets(arguments.data_dir, arguments.datasets)
     rows = []
     for dataset in files:
         with tempfile.TemporaryDirectory(prefix="scimta-tuning-") as scratch:
-            rows.append(tune_dataset(dataset, Path(scratch), arguments.trials))
+            rows.append(
+                tune_dataset(dataset, Path(scratch), arguments.trials, arguments.trials_folder)
+            )
         print(rows[-1], flush=True)
     table = markdown_table(rows)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +209,7 @@ def main() -> None:
         f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n{table}"
     )
     print("\n" + table)
-    rules_output.write_text(pick_rules_table(TRIALS_FOLDER))
+    rules_output.write_text(pick_rules_table(arguments.trials_folder))
     print(rules_output.read_text())
 
 

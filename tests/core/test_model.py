@@ -152,3 +152,26 @@ def test_normalized_edge_logits_do_not_depend_on_latent_scale():
     np.testing.assert_allclose(decoder([latent, pairs]), decoder([100 * latent, pairs]), rtol=1e-5)
     plain = BilinearEdgeDecoder(normalize=False)
     assert not np.allclose(plain([latent, pairs]), plain([100 * latent, pairs]))
+
+
+def test_batch_conditioned_decoder_reads_the_batch_and_survives_saving(graph_inputs, tmp_path):
+    features, adjacency = graph_inputs
+    model = GraphAutoencoder(
+        N_GENES, hidden_units=(8,), latent_dim=3, decoder_units=(7,), n_batches=2
+    )
+    model.build()
+    clustered = model.with_clustering(np.eye(3, dtype=np.float32)[:2])
+    latent = clustered([features, adjacency])
+    library = np.full((N_CELLS, 1), 50.0, dtype=np.float32)
+    batches = np.eye(2, dtype=np.float32)
+    first = clustered.decode_expression(latent, library, batches[np.zeros(N_CELLS, int)])
+    second = clustered.decode_expression(latent, library, batches[np.ones(N_CELLS, int)])
+    assert np.abs(np.asarray(first["mean"]) - np.asarray(second["mean"])).max() > 1e-4
+    with pytest.raises(ValueError, match="conditioned on 2 batches"):
+        clustered.decode_expression(latent, library)
+    path = tmp_path / "model.keras"
+    clustered.save(path)
+    reloaded = keras.models.load_model(path)
+    assert reloaded.n_batches == 2
+    again = reloaded.decode_expression(latent, library, batches[np.zeros(N_CELLS, int)])
+    np.testing.assert_allclose(again["mean"], first["mean"], rtol=1e-5)

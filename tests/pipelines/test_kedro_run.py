@@ -27,6 +27,7 @@ INTERPRETED = "data/07_model_output/interpreted_cells.h5ad"
 COMMUNITY_TABLE = "data/08_reporting/community_cluster_scores.csv"
 COMMUNITY_SUMMARY = "data/08_reporting/gene_communities_summary.json"
 IMPUTED = "data/07_model_output/imputed_cells.h5ad"
+BATCH_SUMMARY = "data/08_reporting/batch_correction_summary.json"
 
 
 def _runs(root):
@@ -108,11 +109,40 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
         "plots/umap.png",
         "plots/community_heatmap.png",
         "plots/top_genes_dotplot.png",
+        "plots/batch_umap.png",
         "reports/cluster_summary.json",
+        "reports/batch_correction_summary.json",
         "reports/gene_communities.csv",
         "reports/community_cluster_scores.csv",
         "reports/gene_communities_summary.json",
     }
+
+
+def test_default_run_without_batch_key_says_nothing_was_corrected(default_run):
+    summary = json.loads((default_run / BATCH_SUMMARY).read_text())
+    assert summary["batch_key"] is None and summary["batch_corrected"] is False
+    assert "batch_key" in summary["note"]
+    _, runs = _runs(default_run)
+    assert not any(name.startswith("batch_correction_metrics") for name in runs[0].data.metrics)
+
+
+def test_batch_key_corrects_the_latent_and_reports_mixing(tmp_path_factory):
+    root = make_project_copy(tmp_path_factory.mktemp("batch_project"))
+    batches = "data_processing.simulation.n_batches=3,batch_key=batch"
+    assert_succeeded(run_kedro(root, "--params", batches))
+    clustered = ad.read_h5ad(root / CLUSTERED)
+    assert clustered.obs["batch"].nunique() == 3
+    assert clustered.obsm["X_scimta"].shape == (clustered.n_obs, 8)
+    summary = json.loads((root / BATCH_SUMMARY).read_text())
+    assert summary["batch_key"] == "batch" and summary["n_batches"] == 3
+    assert summary["scimta"]["ilisi"] > summary["uncorrected_pca"]["ilisi"] + 0.2
+    client, runs = _runs(root)
+    metrics = runs[0].data.metrics
+    assert metrics["batch_correction_metrics.scimta_ilisi"] == summary["scimta"]["ilisi"]
+    assert "batch_correction_metrics.uncorrected_pca_silhouette_batch" in metrics
+    assert "plots/batch_umap.png" in _artifact_paths(client, runs[0].info.run_id)
+    imputed = ad.read_h5ad(root / IMPUTED)  # the batch-conditioned decoder imputes too
+    assert np.isfinite(imputed.layers["scimta_imputed"].data).all()
 
 
 def test_one_stage_reruns_on_what_earlier_stages_wrote(default_run):

@@ -21,6 +21,7 @@ STAGES = [
     "clustering",
     "gene_communities",
     "imputation",
+    "batch_correction",
 ]
 
 
@@ -48,12 +49,14 @@ def test_stages_are_joined_through_catalog_datasets(registered):
     assert {"preprocessed_cells", "embedded_cells", "cell_graph", "scimta_model"} <= inputs[
         "imputation"
     ]
+    assert {"clustered_cells"} <= inputs["batch_correction"]
 
 
 def test_simulated_data_reports_against_its_known_groups(small_counts):
     cells = validate_cells(small_counts, None, None, {"counts_layer": None}, {"n_neighbors": 5})
     assert cells.uns["scimta"] == {
         "label_key": "cell_type",
+        "batch_key": "",
         "input_path": "simulated",
         "n_cells_input": small_counts.n_obs,
     }
@@ -69,6 +72,26 @@ def test_too_few_genes_for_the_gene_graph_is_named_before_preprocessing(small_co
     graph_options = {"n_neighbors": 5, "gene_graph": {"n_neighbors": 15}}
     with pytest.raises(InputError, match="graph_construction.gene_graph.n_neighbors=15"):
         validate_cells(small_counts, None, None, options, graph_options)
+
+
+def test_missing_batch_column_lists_the_columns_before_preprocessing(small_counts):
+    with pytest.raises(InputError, match=r"batch_key 'plate'.*available columns: \['cell_type'\]"):
+        validate_cells(
+            small_counts, None, None, {"counts_layer": None}, {"n_neighbors": 5}, batch_key="plate"
+        )
+
+
+def test_batch_column_is_checked_and_recorded_for_later_stages(small_counts):
+    small_counts.obs["plate"] = ["p1"] * 296 + ["p2"] * 4
+    with pytest.raises(InputError, match=r"'p2' \(4 cells\)"):
+        validate_cells(
+            small_counts, None, None, {"counts_layer": None}, {"n_neighbors": 15}, batch_key="plate"
+        )
+    small_counts.obs["plate"] = ["p1", "p2"] * 150
+    cells = validate_cells(
+        small_counts, None, None, {"counts_layer": None}, {"n_neighbors": 15}, batch_key="plate"
+    )
+    assert cells.uns["scimta"]["batch_key"] == "plate"
 
 
 @pytest.mark.slow
@@ -102,6 +125,8 @@ def test_kedro_viz_build_succeeds(tiny_project):
         "plot_top_genes_node",
         "impute_cells_node",
         "evaluate_imputation_node",
+        "evaluate_batch_correction_node",
+        "plot_batch_umaps_node",
     }  # the default pipeline's nodes: tuning is opt-in
     assert {pipeline["id"] for pipeline in main["pipelines"]} == {
         "__default__",

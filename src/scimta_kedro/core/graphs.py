@@ -99,7 +99,9 @@ class PPMIGraph:
     connectivities: sp.csr_matrix
 
 
-def knn_adjacency(embedding: np.ndarray, config: GraphConfig) -> sp.csr_matrix:
+def knn_adjacency(
+    embedding: np.ndarray, config: GraphConfig, batches: np.ndarray | None = None
+) -> sp.csr_matrix:
     """Symmetric binary kNN graph (union of both directions), self loops excluded.
 
     Parameters
@@ -108,35 +110,85 @@ def knn_adjacency(embedding: np.ndarray, config: GraphConfig) -> sp.csr_matrix:
         N x d dense coordinates (e.g. PCA of cells).
     config
         Uses ``n_neighbors``, ``metric``, ``knn_method`` and ``random_state``.
+    batches
+        Batch of each row (any labels), or ``None``. Given, the graph is batch-balanced as in
+        BBKNN (Polanski et al. 2020): every row gets
+        :func:`neighbours_per_batch` nearest neighbours *in each batch*, so a cell's
+        neighbourhood mixes batches even where the batch effect separates them in
+        ``embedding``. Every batch needs more rows than that number.
     """
     n_rows = embedding.shape[0]
     check_enough_observations(n_rows, config.n_neighbors, what="rows")
+    if batches is None:
+        neighbours = _nearest_neighbours(embedding, None, config.n_neighbors, config)
+        rows = np.repeat(np.arange(n_rows), neighbours.shape[1])
+        columns = neighbours.ravel()
+    else:
+        batches = np.asarray(batches)
+        if batches.shape != (n_rows,):
+            raise ValueError(f"batches has shape {batches.shape}; expected ({n_rows},).")
+        names, codes = np.unique(batches, return_inverse=True)
+        per_batch = neighbours_per_batch(config.n_neighbors, names.size)
+        row_parts, column_parts = [], []
+        for code, name in enumerate(names):
+            members = np.flatnonzero(codes == code)
+            check_enough_observations(
+                members.size,
+                per_batch,
+                what=f"cells in batch '{name}'",
+                parameter="neighbours per batch (graph_construction.n_neighbors / batches)",
+            )
+            others = np.flatnonzero(codes != code)
+            own = _nearest_neighbours(embedding[members], None, per_batch, config)
+            row_parts += [np.repeat(members, per_batch)]
+            column_parts += [members[own].ravel()]
+            if others.size:
+                across = _nearest_neighbours(
+                    embedding[members], embedding[others], per_batch, config
+                )
+                row_parts += [np.repeat(others, per_batch)]
+                column_parts += [members[across].ravel()]
+        rows, columns = np.concatenate(row_parts), np.concatenate(column_parts)
+    directed = sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.float32), (rows, columns)), shape=(n_rows, n_rows)
+    )
+    return _binarise(directed.maximum(directed.T).tocsr())
+
+
+def neighbours_per_batch(n_neighbors: int, n_batches: int) -> int:
+    """Neighbours each cell gets in every batch: ``ceil(n_neighbors / n_batches)``, so that a
+    cell has about ``n_neighbors`` in total, as without batches."""
+    return max(1, -(-n_neighbors // n_batches))
+
+
+def _nearest_neighbours(
+    reference: np.ndarray, queries: np.ndarray | None, k: int, config: GraphConfig
+) -> np.ndarray:
+    """Indices into ``reference`` of the ``k`` nearest rows to each query, ``(Q, k)``.
+
+    ``queries=None`` queries the reference rows themselves, each excluding itself.
+    """
     use_exact = config.knn_method == "exact" or (
-        config.knn_method == "auto" and n_rows <= EXACT_KNN_MAX_ROWS
+        config.knn_method == "auto" and reference.shape[0] <= EXACT_KNN_MAX_ROWS
     )
     if use_exact:
         from sklearn.neighbors import NearestNeighbors
 
-        search = NearestNeighbors(n_neighbors=config.n_neighbors + 1, metric=config.metric)
-        neighbours = search.fit(embedding).kneighbors(return_distance=False)
-        neighbours = neighbours[:, : config.n_neighbors]
-    else:
-        from pynndescent import NNDescent
+        search = NearestNeighbors(n_neighbors=k, metric=config.metric).fit(reference)
+        # Without X, sklearn leaves each point out of its own neighbours.
+        return search.kneighbors(queries, return_distance=False)
+    from pynndescent import NNDescent
 
-        index = NNDescent(
-            embedding,
-            n_neighbors=config.n_neighbors + 1,
-            metric=config.metric,
-            random_state=config.random_state,
-            low_memory=True,
-        )
-        neighbours = _drop_self(index.neighbor_graph[0], config.n_neighbors)
-    rows = np.repeat(np.arange(n_rows), neighbours.shape[1])
-    directed = sp.csr_matrix(
-        (np.ones(rows.size, dtype=np.float32), (rows, neighbours.ravel())),
-        shape=(n_rows, n_rows),
+    index = NNDescent(
+        reference,
+        n_neighbors=min(k + 1, reference.shape[0] - 1),
+        metric=config.metric,
+        random_state=config.random_state,
+        low_memory=True,
     )
-    return _binarise(directed.maximum(directed.T).tocsr())
+    if queries is None:
+        return _drop_self(index.neighbor_graph[0], k)
+    return index.query(queries, k=k)[0]
 
 
 def _drop_self(neighbours: np.ndarray, n_neighbors: int) -> np.ndarray:
@@ -247,7 +299,9 @@ def symmetric_normalize(weights: sp.csr_matrix, self_loops: bool = True) -> sp.c
     return sp.csr_matrix(scaling @ weights @ scaling, dtype=np.float32)
 
 
-def build_ppmi_graph(embedding: np.ndarray, config: GraphConfig) -> PPMIGraph:
+def build_ppmi_graph(
+    embedding: np.ndarray, config: GraphConfig, batches: np.ndarray | None = None
+) -> PPMIGraph:
     """Build the kNN, PPMI and normalised propagation graphs of the rows of ``embedding``.
 
     Parameters
@@ -257,6 +311,9 @@ def build_ppmi_graph(embedding: np.ndarray, config: GraphConfig) -> PPMIGraph:
         gene graph.
     config
         Graph parameters.
+    batches
+        Batch of each row, or ``None``: given, the kNN graph is batch-balanced (see
+        :func:`knn_adjacency`) and the surfing and PPMI steps run on that graph.
 
     Returns
     -------
@@ -270,7 +327,7 @@ def build_ppmi_graph(embedding: np.ndarray, config: GraphConfig) -> PPMIGraph:
         config.surf_steps,
         config.max_entries_per_row,
     )
-    knn = knn_adjacency(embedding, config)
+    knn = knn_adjacency(embedding, config, batches)
     cooccurrence = random_surf(knn, config)
     ppmi_weights = ppmi(cooccurrence)
     symmetric = sp.csr_matrix((ppmi_weights + ppmi_weights.T) / 2.0, dtype=np.float32)

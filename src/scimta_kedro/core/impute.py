@@ -111,6 +111,7 @@ def impute_counts(
     connectivities: sp.spmatrix,
     *,
     config: ImputationConfig,
+    batch: np.ndarray | None = None,
 ) -> sp.csr_matrix:
     """Imputed expression on the log-normalised scale, ``(n_cells, n_genes)`` CSR float32.
 
@@ -129,6 +130,9 @@ def impute_counts(
         Cell graph ``(n_cells, n_cells)`` used to smooth the latent codes.
     config
         Imputation parameters.
+    batch
+        One-hot batch of each cell ``(n_cells, n_batches)`` for a model whose decoder is
+        conditioned on batches; each cell is decoded in its own batch.
 
     Returns
     -------
@@ -152,7 +156,11 @@ def impute_counts(
         disable=counts.shape[0] <= config.batch_size,
     ):
         stop = min(start + config.batch_size, counts.shape[0])
-        parameters = model.decode_expression(codes[start:stop], library_size[start:stop])
+        parameters = model.decode_expression(
+            codes[start:stop],
+            library_size[start:stop],
+            None if batch is None else batch[start:stop],
+        )
         mean = np.asarray(parameters["mean"], dtype=np.float64)
         dispersion = np.asarray(parameters["dispersion"], dtype=np.float64)
         detection = 1.0 - nb_zero_probability(mean, dispersion)

@@ -67,3 +67,46 @@ def clustering_kl_loss(target, soft_assignment):
     return ops.mean(
         ops.sum(target * (ops.log(target + _EPSILON) - ops.log(soft_assignment + _EPSILON)), axis=1)
     )
+
+
+# Kernel widths, as multiples of the batch's mean squared distance (scale-free MMD).
+_MMD_BANDWIDTHS = (0.25, 1.0, 4.0)
+
+
+def batch_mmd_penalty(latent, batch_one_hot):
+    """Mean over batches of the squared MMD between a batch's codes and the other cells'.
+
+    Gaussian kernels at several widths relative to the mean squared distance of the codes
+    (held constant in the gradient), so the penalty does not shrink by shrinking the latent.
+    Zero when every batch's codes are distributed like the rest (Gretton et al. 2012).
+
+    Parameters
+    ----------
+    latent
+        Codes of a sample of cells ``(N, d)``.
+    batch_one_hot
+        Their one-hot batches ``(N, B)``; batches absent from the sample are skipped.
+    """
+    squared_norms = ops.sum(ops.square(latent), axis=1, keepdims=True)
+    distances = ops.maximum(
+        squared_norms
+        + ops.transpose(squared_norms)
+        - 2.0 * ops.matmul(latent, ops.transpose(latent)),
+        0.0,
+    )
+    scale = ops.stop_gradient(ops.mean(distances)) + _EPSILON
+    kernel = sum(ops.exp(-distances / (width * scale)) for width in _MMD_BANDWIDTHS)
+    inside = ops.cast(batch_one_hot, latent.dtype)
+    outside = 1.0 - inside
+    present = ops.sum(inside, axis=0) > 0.5
+    inside = inside / ops.maximum(ops.sum(inside, axis=0), 1.0)
+    outside = outside / ops.maximum(ops.sum(outside, axis=0), 1.0)
+    kernel_inside = ops.matmul(kernel, inside)
+    kernel_outside = ops.matmul(kernel, outside)
+    mmd = (
+        ops.sum(inside * kernel_inside, axis=0)
+        + ops.sum(outside * kernel_outside, axis=0)
+        - 2.0 * ops.sum(inside * kernel_outside, axis=0)
+    )
+    present = ops.cast(present, latent.dtype)
+    return ops.sum(mmd * present) / ops.maximum(ops.sum(present), 1.0)

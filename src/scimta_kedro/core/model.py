@@ -44,6 +44,10 @@ class GraphAutoencoder(keras.Model):
     normalize_edge_decoder
         Score edges on unit-length codes with a learned temperature (see
         :class:`BilinearEdgeDecoder`); ``False`` gives the plain bilinear form.
+    n_batches
+        Number of batches the expression decoder is conditioned on (0: none). The decoder
+        then reads ``[latent, one-hot batch]``, so the count model explains the batch's
+        effect on expression and the latent need not encode it (as in scVI).
 
     Call: ``model([features, adjacency])`` with features ``(N, n_features)`` and a (sparse)
     normalised adjacency ``(N, N)`` returns the latent ``(N, latent_dim)``.
@@ -61,6 +65,7 @@ class GraphAutoencoder(keras.Model):
         n_clusters: int | None = None,
         n_features: int | None = None,
         normalize_edge_decoder: bool = True,
+        n_batches: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,6 +80,7 @@ class GraphAutoencoder(keras.Model):
         self.n_clusters = n_clusters
         self.n_features = n_features or n_genes
         self.normalize_edge_decoder = normalize_edge_decoder
+        self.n_batches = n_batches
 
         self.input_dropout = keras.layers.Dropout(dropout_rate, name="input_dropout")
         self.graph_convolutions = [
@@ -104,7 +110,7 @@ class GraphAutoencoder(keras.Model):
         self.latent_convolution.build([(None, width), adjacency_shape])
         latent_shape = (None, self.latent_dim)
         self.edge_decoder.build([latent_shape, (None, 2)])
-        width = self.latent_dim
+        width = self.latent_dim + self.n_batches
         for dense in self.expression_hidden:
             dense.build((None, width))
             width = dense.units
@@ -125,13 +131,24 @@ class GraphAutoencoder(keras.Model):
             hidden = convolution([hidden, adjacency])
         return self.latent_convolution([hidden, adjacency])
 
-    def decode_expression(self, latent, library_size) -> dict:
+    def decode_expression(self, latent, library_size, batch=None) -> dict:
         """Count distribution parameters given latent codes and library sizes ``(N, 1)``.
+
+        ``batch`` is the one-hot batch ``(N, n_batches)`` of each cell; required when the
+        model was built with ``n_batches > 0``, ignored otherwise.
 
         Returns a dict with ``mean`` ``(N, G)``, ``dispersion`` ``(G,)`` and, for ZINB,
         ``dropout_logits`` ``(N, G)``.
         """
         hidden = latent
+        if self.n_batches:
+            if batch is None:
+                raise ValueError(
+                    f"this model's decoder is conditioned on {self.n_batches} batches; pass "
+                    "each cell's one-hot batch."
+                )
+            latent = ops.convert_to_tensor(latent)
+            hidden = ops.concatenate([latent, ops.cast(batch, latent.dtype)], axis=-1)
         for dense in self.expression_hidden:
             hidden = dense(hidden)
         proportions = ops.softmax(self.gene_logits(hidden), axis=-1)
@@ -191,4 +208,5 @@ class GraphAutoencoder(keras.Model):
             "n_clusters": self.n_clusters,
             "n_features": self.n_features,
             "normalize_edge_decoder": self.normalize_edge_decoder,
+            "n_batches": self.n_batches,
         }

@@ -12,12 +12,29 @@ import scanpy as sc  # noqa: E402
 
 def umap_figure(adata: ad.AnnData, colour_keys: list[str], title_prefix: str = "UMAP"):
     """One UMAP panel per ``obs`` column in ``colour_keys`` (needs ``obsm['X_umap']``)."""
+    return umap_grid([(adata, title_prefix)], colour_keys)
+
+
+def umap_grid(rows: list[tuple[ad.AnnData, str]], colour_keys: list[str]):
+    """A grid of UMAPs: one row per ``(adata, title)``, one column per ``obs`` colour key."""
     figure, axes = plt.subplots(
-        1, len(colour_keys), figsize=(6.5 * len(colour_keys), 5.5), squeeze=False
+        len(rows),
+        len(colour_keys),
+        figsize=(6.5 * len(colour_keys), 5.5 * len(rows)),
+        squeeze=False,
     )
-    for axis, key in zip(axes[0], colour_keys, strict=True):
-        sc.pl.umap(adata, color=key, ax=axis, show=False, title=f"{title_prefix}: {key}")
+    for row_axes, (adata, title) in zip(axes, rows, strict=True):
+        for axis, key in zip(row_axes, colour_keys, strict=True):
+            sc.pl.umap(adata, color=key, ax=axis, show=False, title=f"{title}: {key}")
     figure.tight_layout()
+    return figure
+
+
+def message_figure(message: str):
+    """A small figure that only shows ``message`` (a plot output that has nothing to show)."""
+    figure, axis = plt.subplots(figsize=(7, 1.5))
+    axis.axis("off")
+    axis.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=10)
     return figure
 
 

@@ -59,7 +59,10 @@ class PreprocessConfig:
 
 
 def preprocess_counts(
-    adata: ad.AnnData, config: PreprocessConfig, counts_layer: str | None = None
+    adata: ad.AnnData,
+    config: PreprocessConfig,
+    counts_layer: str | None = None,
+    batch_key: str | None = None,
 ) -> ad.AnnData:
     """Filter, normalise, log-transform, select HVGs, scale and run PCA.
 
@@ -71,6 +74,10 @@ def preprocess_counts(
         Preprocessing parameters.
     counts_layer
         Layer that holds the counts; ``None`` means ``adata.X``.
+    batch_key
+        ``obs`` column of batches, or ``None``. Given, genes are ranked by how many batches
+        find them highly variable (scanpy's ``batch_key``), so genes that only vary between
+        batches are not selected.
 
     Returns
     -------
@@ -115,7 +122,9 @@ def preprocess_counts(
     sc.pp.log1p(adata)
 
     n_top_genes = min(config.n_top_genes, adata.n_vars)
-    sc.pp.highly_variable_genes(adata, n_top_genes=n_top_genes, flavor=config.hvg_flavor)
+    sc.pp.highly_variable_genes(
+        adata, n_top_genes=n_top_genes, flavor=config.hvg_flavor, batch_key=batch_key
+    )
     adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
     adata.layers[LOG_LAYER] = adata.X.copy()
     # Scaling centres every gene, so X becomes dense here on purpose (N x HVGs).

@@ -7,7 +7,11 @@ The model follows Splatter's (Zappia et al. 2017) gamma-Poisson recipe in a redu
   programme is a planted gene community) by a log-normal fold change;
 * cell library sizes ~ log-normal;
 * counts ~ Poisson(Gamma(1/phi, mu * phi)), i.e. negative binomial with dispersion ``phi``;
-* dropout: each count is zeroed with probability ``1 / (1 + exp(shape * (log(mu) - mid)))``.
+* dropout: each count is zeroed with probability ``1 / (1 + exp(shape * (log(mu) - mid)))``;
+* optional batches (``n_batches > 1``): cells are assigned to batches independently of their
+  group (every batch holds every cell type); each batch multiplies every gene's mean by its
+  own log-normal factor (``batch_log_fold_sd``) and shifts the library sizes
+  (``batch_library_log_sd``), as protocols differ in capture efficiency per gene and depth.
 
 Cells are generated in chunks, so memory is O(chunk_size x n_genes) dense plus the sparse
 result, whatever the number of cells.
@@ -26,6 +30,7 @@ LABEL_KEY = "cell_type"
 PROGRAMME_KEY = "programme"
 NO_PROGRAMME = "none"
 PRE_DROPOUT_LAYER = "pre_dropout_counts"
+BATCH_KEY = "batch"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class SimulationConfig:
         Negative binomial dispersion ``phi`` (variance = mu + phi mu^2).
     dropout_midpoint, dropout_shape
         Logistic dropout curve on log mean; ``dropout_shape=0`` disables dropout.
+    n_batches, batch_log_fold_sd, batch_library_log_sd
+        Number of batches (1: none) and the strength of their effect: standard deviation of
+        each batch's per-gene log factor and of its library-size log shift.
     keep_pre_dropout_counts
         Also store the counts before dropout in ``layers["pre_dropout_counts"]`` (the truth an
         imputation should recover); doubles the memory of the result.
@@ -72,13 +80,16 @@ class SimulationConfig:
     dispersion: float = 0.2
     dropout_midpoint: float = -1.0
     dropout_shape: float = 1.0
+    n_batches: int = 1
+    batch_log_fold_sd: float = 0.0
+    batch_library_log_sd: float = 0.0
     keep_pre_dropout_counts: bool = False
     random_state: int = 0
     chunk_size: int = 2000
 
     def __post_init__(self) -> None:
-        if min(self.n_cells, self.n_genes, self.n_groups) < 1:
-            raise ValueError("n_cells, n_genes and n_groups must all be at least 1.")
+        if min(self.n_cells, self.n_genes, self.n_groups, self.n_batches) < 1:
+            raise ValueError("n_cells, n_genes, n_groups and n_batches must all be at least 1.")
         if self.n_groups * self.genes_per_programme > self.n_genes:
             raise ValueError(
                 f"n_groups * genes_per_programme = {self.n_groups * self.genes_per_programme}"
@@ -97,8 +108,8 @@ def simulate_counts(config: SimulationConfig) -> ad.AnnData:
     Returns
     -------
     AnnData with CSR float32 integer counts in ``X``, ``obs["cell_type"]`` (the true group),
-    ``var["programme"]`` (the group whose programme the gene belongs to, or ``"none"``) and
-    ``uns["simulation"]`` (the configuration).
+    ``var["programme"]`` (the group whose programme the gene belongs to, or ``"none"``),
+    ``obs["batch"]`` when ``n_batches > 1``, and ``uns["simulation"]`` (the configuration).
     """
     rng = np.random.default_rng(config.random_state)
     n_groups, n_genes = config.n_groups, config.n_genes
@@ -121,11 +132,23 @@ def simulate_counts(config: SimulationConfig) -> ad.AnnData:
     )
     group_of_cell = rng.choice(n_groups, size=config.n_cells, p=weights / weights.sum())
     library_size = rng.lognormal(config.library_log_mean, config.library_log_sd, config.n_cells)
+    # Drawn after everything else, so one batch gives the same cells as before batches existed.
+    batch_of_cell = np.zeros(config.n_cells, dtype=int)
+    batch_fold = np.ones((1, n_genes))
+    if config.n_batches > 1:
+        batch_of_cell = rng.choice(config.n_batches, size=config.n_cells)
+        batch_fold = rng.lognormal(0.0, config.batch_log_fold_sd, (config.n_batches, n_genes))
+        library_shift = rng.normal(0.0, config.batch_library_log_sd, config.n_batches)
+        library_size = library_size * np.exp(library_shift[batch_of_cell])
 
     blocks, pre_dropout_blocks = [], []
     for start in range(0, config.n_cells, config.chunk_size):
         stop = min(start + config.chunk_size, config.n_cells)
-        mean = library_size[start:stop, None] * group_profile[group_of_cell[start:stop]]
+        profile = group_profile[group_of_cell[start:stop]]
+        if config.n_batches > 1:
+            profile = profile * batch_fold[batch_of_cell[start:stop]]
+            profile /= profile.sum(axis=1, keepdims=True)
+        mean = library_size[start:stop, None] * profile
         counts, pre_dropout = _sample_counts(mean, config, rng)
         blocks.append(sp.csr_matrix(counts, dtype=np.float32))
         if config.keep_pre_dropout_counts:
@@ -137,6 +160,9 @@ def simulate_counts(config: SimulationConfig) -> ad.AnnData:
         {LABEL_KEY: pd.Categorical(group_names[group_of_cell], categories=group_names)},
         index=[f"cell_{i}" for i in range(config.n_cells)],
     )
+    if config.n_batches > 1:
+        batch_names = np.array([f"batch_{b}" for b in range(config.n_batches)])
+        obs[BATCH_KEY] = pd.Categorical(batch_names[batch_of_cell], categories=batch_names)
     programme = np.where(programme_of_gene >= 0, group_names[programme_of_gene], NO_PROGRAMME)
     var = pd.DataFrame(
         {PROGRAMME_KEY: pd.Categorical(programme), "base_mean": base_mean},

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .cluster import kmeans_centres, leiden_on_graph
 from .likelihoods import (
+    batch_mmd_penalty,
     clustering_kl_loss,
     edge_reconstruction_loss,
     negative_binomial_nll,
@@ -32,6 +33,9 @@ class TrainingConfig:
 
     ``n_clusters`` is an int or ``"auto"``: the number of Leiden clusters (at
     ``leiden_resolution``) of the cell graph the model reconstructs, found without labels.
+    With batches (:attr:`GraphData.batches`), ``batch_conditioned_decoder`` feeds each cell's
+    batch to the expression decoder and ``batch_penalty_weight`` weighs an MMD penalty on
+    batch differences of the latent codes (0: off).
     """
 
     hidden_units: tuple[int, ...] = (128,)
@@ -51,6 +55,8 @@ class TrainingConfig:
     expression_batch_size: int = 1024
     target_update_interval: int = 10
     label_change_tolerance: float = 0.001
+    batch_conditioned_decoder: bool = True
+    batch_penalty_weight: float = 0.0
     n_clusters: int | str = "auto"
     leiden_resolution: float = 1.0
     log_every: int = 25
@@ -86,12 +92,15 @@ class GraphData:
         Normalised propagation matrix ``(N, N)``, sparse.
     edges
         Weighted graph whose non-zeros are the edges to reconstruct ``(N, N)``, sparse.
+    batches
+        Batch of each cell ``(N,)`` (any labels), or ``None`` when there is one batch.
     """
 
     features: np.ndarray
     counts: sp.spmatrix | np.ndarray
     connectivities: sp.spmatrix
     edges: sp.spmatrix
+    batches: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_cells = self.features.shape[0]
@@ -100,6 +109,8 @@ class GraphData:
             "connectivities": self.connectivities.shape[0],
             "edges": self.edges.shape[0],
         }
+        if self.batches is not None:
+            shapes["batches"] = len(self.batches)
         mismatched = {name: n for name, n in shapes.items() if n != n_cells}
         if mismatched:
             raise ValueError(
@@ -158,12 +169,24 @@ class _Trainer:
         self.rng = np.random.default_rng(config.random_state)
         self.sampler = _EdgeSampler(data.edges, config.edge_samples_per_node, self.rng)
         self.n_cells = data.features.shape[0]
+        self.batch_one_hot = (
+            batch_one_hot(data.batches)
+            if data.batches is not None
+            else np.zeros((self.n_cells, 0), dtype=np.float32)
+        )
+        self.batch_penalty = config.batch_penalty_weight > 0 and self.batch_one_hot.shape[1] > 1
+
+    @property
+    def decoder_batches(self) -> int:
+        """Width of the batch input of the expression decoder (0: not conditioned)."""
+        return self.batch_one_hot.shape[1] if self.config.batch_conditioned_decoder else 0
 
     def sample(self) -> dict[str, np.ndarray]:
         """This step's node pairs with edge labels, and a batch of cells with their counts.
 
         Keys: ``pairs`` (E x 2), ``labels`` (E,), ``cells`` (batch indices), ``counts``
-        (dense batch x genes) and ``library_size`` (batch x 1).
+        (dense batch x genes), ``library_size`` (batch x 1) and ``batch`` (one-hot batch of
+        the cells, batch x n_batches, zero columns without batches).
         """
         pairs, labels = self.sampler.sample()
         batch_size = min(self.config.expression_batch_size, self.n_cells)
@@ -174,6 +197,7 @@ class _Trainer:
             "cells": cells,
             "counts": self.counts[cells].toarray(),
             "library_size": self.library_size[cells],
+            "batch": self.batch_one_hot[cells],
         }
 
     def losses(self, model: GraphAutoencoder, batch: dict, training: bool) -> dict:
@@ -181,7 +205,7 @@ class _Trainer:
         # The graph convolution needs every cell; the count likelihood only a batch of them.
         counts = batch["counts"]
         expression = model.decode_expression(
-            tf.gather(latent, batch["cells"]), batch["library_size"]
+            tf.gather(latent, batch["cells"]), batch["library_size"], batch["batch"]
         )
         if model.likelihood == "zinb":
             nll = zero_inflated_negative_binomial_nll(
@@ -195,7 +219,12 @@ class _Trainer:
         graph_loss = edge_reconstruction_loss(
             batch["labels"], model.score_edges(latent, batch["pairs"])
         )
-        return {"latent": latent, "graph_loss": graph_loss, "expression_loss": ops.mean(nll)}
+        parts = {"latent": latent, "graph_loss": graph_loss, "expression_loss": ops.mean(nll)}
+        if self.batch_penalty:
+            parts["batch_loss"] = batch_mmd_penalty(
+                tf.gather(latent, batch["cells"]), batch["batch"]
+            )
+        return parts
 
     def make_step(self, model: GraphAutoencoder, learning_rate: float, with_clustering: bool):
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
@@ -210,6 +239,8 @@ class _Trainer:
                     config.graph_loss_weight * parts["graph_loss"]
                     + config.expression_loss_weight * parts["expression_loss"]
                 )
+                if "batch_loss" in parts:
+                    total = total + config.batch_penalty_weight * parts["batch_loss"]
                 if with_clustering:
                     parts["cluster_loss"] = clustering_kl_loss(
                         target, model.soft_assign(parts["latent"])
@@ -224,6 +255,12 @@ class _Trainer:
 
     def embed(self, model: GraphAutoencoder) -> np.ndarray:
         return model.encode(self.features, self.adjacency, training=False).numpy()
+
+
+def batch_one_hot(batches: np.ndarray) -> np.ndarray:
+    """One-hot ``(N, n_batches)`` float32 of batch labels, columns in sorted label order."""
+    _, codes = np.unique(np.asarray(batches), return_inverse=True)
+    return np.eye(codes.max() + 1, dtype=np.float32)[codes]
 
 
 def _record(history: dict, phase: str, losses: dict) -> None:
@@ -267,6 +304,7 @@ def train_graph_autoencoder(
         dropout_rate=config.dropout_rate,
         likelihood=config.likelihood,
         normalize_edge_decoder=config.normalize_edge_decoder,
+        n_batches=trainer.decoder_batches,
     )
     model.build()
     history: dict[str, list[float]] = {}

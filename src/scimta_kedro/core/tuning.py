@@ -34,7 +34,7 @@ from sklearn.metrics import silhouette_score
 
 from .graphs import GraphConfig, build_ppmi_graph
 from .likelihoods import negative_binomial_nll
-from .train import GraphData, TrainingConfig, train_graph_autoencoder
+from .train import GraphData, TrainingConfig, batch_one_hot, train_graph_autoencoder
 from .validate import InputError
 
 logger = logging.getLogger(__name__)
@@ -177,9 +177,14 @@ class TuningData:
     features: np.ndarray
     evaluation_cells: np.ndarray
     null_nll: float
+    batches: np.ndarray | None = None
 
     @classmethod
-    def from_counts(cls, counts: sp.spmatrix, config: ObjectiveConfig) -> TuningData:
+    def from_counts(
+        cls, counts: sp.spmatrix, config: ObjectiveConfig, batches: np.ndarray | None = None
+    ) -> TuningData:
+        """Split the counts and preprocess the training part; ``batches`` (each cell's
+        batch, or ``None``) makes every trial batch-aware as the analysis is."""
         training, heldout = split_molecules(counts, config.heldout_fraction, config.random_state)
         holder = ad.AnnData(X=training.copy())
         sc.pp.normalize_total(holder, target_sum=config.target_sum)
@@ -196,7 +201,9 @@ class TuningData:
         observed = heldout[cells].toarray()
         mean = np.asarray(heldout[cells].sum(axis=1)) * gene_share
         null = mean - observed * np.log(np.maximum(mean, 1e-12)) + gammaln(observed + 1.0)
-        return cls(training, heldout, holder.obsm["X_pca"], cells, float(null.mean()))
+        return cls(
+            training, heldout, holder.obsm["X_pca"], cells, float(null.mean()), batches=batches
+        )
 
 
 @dataclass
@@ -219,18 +226,27 @@ def evaluate_parameters(
 ) -> TrialResult:
     """Train with the given options on the training part and score the objective."""
     graph = build_ppmi_graph(
-        data.features, GraphConfig(**graph_options, random_state=config.random_state)
+        data.features,
+        GraphConfig(**graph_options, random_state=config.random_state),
+        data.batches,
     )
     training = TrainingConfig(**training_options, random_state=config.random_state)
     result = train_graph_autoencoder(
-        GraphData(data.features, data.training_counts, graph.connectivities, graph.ppmi),
+        GraphData(
+            data.features,
+            data.training_counts,
+            graph.connectivities,
+            graph.ppmi,
+            batches=data.batches,
+        ),
         training,
         on_epoch_end=on_epoch_end,
     )
     cells = data.evaluation_cells
     heldout = data.heldout_counts[cells].toarray()
+    batch = batch_one_hot(data.batches)[cells] if result.model.n_batches else None
     expression = result.model.decode_expression(
-        result.latent[cells], heldout.sum(axis=1, keepdims=True).astype(np.float32)
+        result.latent[cells], heldout.sum(axis=1, keepdims=True).astype(np.float32), batch
     )
     nll = float(
         np.mean(negative_binomial_nll(heldout, expression["mean"], expression["dispersion"]))

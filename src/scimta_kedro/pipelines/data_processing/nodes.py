@@ -8,6 +8,7 @@ from typing import Any
 import anndata as ad
 
 from scimta_kedro.core import keys, simulate
+from scimta_kedro.core.batches import check_batches, run_batch_key
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
 from scimta_kedro.core.validate import check_enough_observations, read_h5ad, validate_counts
 
@@ -30,16 +31,21 @@ def validate_cells(
     label_key: str | None,
     options: dict[str, Any],
     graph_options: dict[str, Any],
+    *,
+    batch_key: str | None = None,
 ) -> ad.AnnData:
-    """Check the counts and named columns before any long step; record the label column."""
+    """Check the counts and named columns before any long step; record the label and batch
+    columns for the later stages."""
     if not label_key and not input_path:
         label_key = simulate.LABEL_KEY  # the simulator's ground truth
     cells = validate_counts(
         raw_cells,
         n_neighbors=graph_options["n_neighbors"],
-        obs_keys={"label_key": label_key},
+        obs_keys={"label_key": label_key, "batch_key": batch_key},
         counts_layer=options["counts_layer"],
     )
+    if batch_key:
+        check_batches(cells.obs, batch_key, graph_options["n_neighbors"])
     gene_neighbors = graph_options.get("gene_graph", {}).get("n_neighbors")
     if gene_neighbors is not None:
         # The gene graph is built on the highly variable genes, at most n_top_genes of them.
@@ -52,6 +58,7 @@ def validate_cells(
         )
     cells.uns[keys.RUN_INFO] = {
         "label_key": label_key or "",
+        "batch_key": batch_key or "",
         "input_path": input_path or "simulated",
         "n_cells_input": raw_cells.n_obs,
     }
@@ -63,4 +70,9 @@ def preprocess_cells(
 ) -> ad.AnnData:
     """QC, normalisation, HVGs, scaling and PCA; raw counts kept in ``layers['counts']``."""
     config = PreprocessConfig(**options["preprocessing"], random_state=random_state)
-    return preprocess_counts(validated_cells, config, counts_layer=options["counts_layer"])
+    return preprocess_counts(
+        validated_cells,
+        config,
+        counts_layer=options["counts_layer"],
+        batch_key=run_batch_key(validated_cells) or None,
+    )

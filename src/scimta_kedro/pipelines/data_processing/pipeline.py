@@ -16,13 +16,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=validate_cells,
-                inputs=[
-                    "raw_cells",
-                    "params:input_path",
-                    "params:label_key",
-                    "params:data_processing",
-                    "params:graph_construction",
-                ],
+                inputs={
+                    "raw_cells": "raw_cells",
+                    "input_path": "params:input_path",
+                    "label_key": "params:label_key",
+                    "options": "params:data_processing",
+                    "graph_options": "params:graph_construction",
+                    "batch_key": "params:batch_key",
+                },
                 outputs="validated_cells",
                 name="validate_cells_node",
             ),

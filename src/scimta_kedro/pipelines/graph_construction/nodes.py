@@ -7,12 +7,13 @@ from typing import Any
 import anndata as ad
 
 from scimta_kedro.core import keys
+from scimta_kedro.core.batches import batch_labels
 from scimta_kedro.core.communities import gene_embedding
 from scimta_kedro.core.graphs import GraphConfig, PPMIGraph, build_ppmi_graph
 from scimta_kedro.core.validate import InputError
 
 # Keys of params:graph_construction that are not GraphConfig fields of the cell graph.
-NOT_CELL_GRAPH_OPTIONS = ("use_rep", "gene_graph")
+NOT_CELL_GRAPH_OPTIONS = ("use_rep", "gene_graph", "batch_balanced")
 
 
 def cell_graph_config(options: dict[str, Any], random_state: int) -> GraphConfig:
@@ -33,7 +34,10 @@ def _graph_holder(obs, graph: PPMIGraph, config: GraphConfig, **info: Any) -> ad
 def build_cell_graph(
     preprocessed_cells: ad.AnnData, options: dict[str, Any], random_state: int
 ) -> ad.AnnData:
-    """The cell graphs in ``obsp`` of a cells-only AnnData (no genes, so the file stays small)."""
+    """The cell graphs in ``obsp`` of a cells-only AnnData (no genes, so the file stays small).
+
+    With a batch key (and ``batch_balanced``), the kNN graph is batch-balanced.
+    """
     representation = options["use_rep"]
     if representation not in preprocessed_cells.obsm:
         raise InputError(
@@ -41,8 +45,15 @@ def build_cell_graph(
             f"{list(preprocessed_cells.obsm.keys())}."
         )
     config = cell_graph_config(options, random_state)
-    graph = build_ppmi_graph(preprocessed_cells.obsm[representation], config)
-    return _graph_holder(preprocessed_cells.obs[[]].copy(), graph, config, use_rep=representation)
+    batches = batch_labels(preprocessed_cells) if options.get("batch_balanced", True) else None
+    graph = build_ppmi_graph(preprocessed_cells.obsm[representation], config, batches)
+    return _graph_holder(
+        preprocessed_cells.obs[[]].copy(),
+        graph,
+        config,
+        use_rep=representation,
+        batch_balanced=batches is not None,
+    )
 
 
 def build_gene_graph(

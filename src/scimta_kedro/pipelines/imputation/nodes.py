@@ -13,9 +13,11 @@ from scipy.stats import pearsonr, spearmanr
 # Importing the model module registers its Keras classes, so that a run of this pipeline
 # alone can load the saved model.
 from scimta_kedro.core import keys, model  # noqa: F401
+from scimta_kedro.core.batches import batch_labels
 from scimta_kedro.core.impute import ImputationConfig, impute_counts
 from scimta_kedro.core.preprocess import COUNTS_LAYER, LOG_LAYER
 from scimta_kedro.core.simulate import PRE_DROPOUT_LAYER
+from scimta_kedro.core.train import batch_one_hot
 from scimta_kedro.core.validate import InputError, check_same_cells
 
 
@@ -46,6 +48,7 @@ def impute_cells(
         preprocessed_cells.obs["total_counts"].to_numpy(),
         cell_graph.obsp[keys.CONNECTIVITIES],
         config=ImputationConfig(**options, target_sum=target_sum),
+        batch=_decoder_batches(scimta_model, preprocessed_cells),
     )
     cells = ad.AnnData(
         X=preprocessed_cells.layers[LOG_LAYER],
@@ -59,6 +62,19 @@ def impute_cells(
     cells.layers[keys.IMPUTED] = imputed
     cells.uns[keys.IMPUTED] = {"params": dict(options)}
     return cells
+
+
+def _decoder_batches(scimta_model: keras.Model, cells: ad.AnnData) -> np.ndarray | None:
+    """The one-hot batches a batch-conditioned decoder reads, or ``None``."""
+    if not scimta_model.n_batches:
+        return None
+    batches = batch_labels(cells)
+    if batches is None or np.unique(batches).size != scimta_model.n_batches:
+        raise InputError(
+            f"the model's decoder was trained on {scimta_model.n_batches} batches but the "
+            "preprocessed cells do not have them: re-run training on these cells."
+        )
+    return batch_one_hot(batches)
 
 
 def evaluate_imputation(

@@ -9,6 +9,7 @@ import keras
 import pandas as pd
 
 from scimta_kedro.core import keys
+from scimta_kedro.core.batches import batch_labels
 from scimta_kedro.core.preprocess import COUNTS_LAYER
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 from scimta_kedro.core.validate import InputError, check_same_cells
@@ -39,6 +40,7 @@ def train_model(
         counts=preprocessed_cells.layers[COUNTS_LAYER],
         connectivities=cell_graph.obsp[keys.CONNECTIVITIES],
         edges=cell_graph.obsp[keys.PPMI],
+        batches=batch_labels(preprocessed_cells),
     )
     config = TrainingConfig(**options, random_state=random_state)
     result = train_graph_autoencoder(data, config)

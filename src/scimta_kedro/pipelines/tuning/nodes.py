@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from scimta_kedro.core import keys
+from scimta_kedro.core.batches import batch_labels
 from scimta_kedro.core.preprocess import COUNTS_LAYER
 from scimta_kedro.core.tuning import (
     ObjectiveConfig,
@@ -63,7 +64,9 @@ def tune_hyperparameters(
     dimensions = parse_search_space(tuning_options["search_space"], parameters)
     objective = ObjectiveConfig(**tuning_options["objective"], random_state=random_state)
     study_config = StudyConfig(**tuning_options["study"], random_state=random_state)
-    data = TuningData.from_counts(preprocessed_cells.layers[COUNTS_LAYER], objective)
+    data = TuningData.from_counts(
+        preprocessed_cells.layers[COUNTS_LAYER], objective, batch_labels(preprocessed_cells)
+    )
     label_key = preprocessed_cells.uns.get(keys.RUN_INFO, {}).get("label_key", "")
     labels = preprocessed_cells.obs[label_key].to_numpy() if label_key else None
     reported: dict[int, dict[str, float]] = {}
