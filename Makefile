@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install run test test-fast lint format viz mlflow-ui benchmark lock clean
+.PHONY: install run test test-fast lint format viz mlflow-ui benchmark benchmark-install lock clean
 
 install: $(STAMP)
 
@@ -47,6 +47,12 @@ mlflow-ui: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/accuracy.py
+
+# scib-metrics, harmonypy and bbknn: only benchmarks/batch_correction.py needs them.
+benchmark-install: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock \
+	  -r requirements-benchmarks.lock
+	$(BIN)/python -m pip check
 
 # Re-resolve the pinned set from requirements.in in a throw-away venv.
 lock:

@@ -119,3 +119,28 @@ def test_study_starts_from_the_current_parameters_and_resumes(tuning_data, tmp_p
     resumed = study(3)  # an interrupted study continues: only the third trial runs
     assert [number for number, _ in finished] == [0, 1, 2]
     assert len(resumed.trials) == 3
+
+
+def test_trials_on_batched_data_train_batch_aware_and_score_held_out_counts():
+    from dataclasses import replace
+
+    from scimta_kedro.core.simulate import BATCH_KEY
+    from scimta_kedro.core.tuning import evaluate_parameters
+
+    simulated = replace(SMALL_SIMULATION, n_batches=2, batch_log_fold_sd=0.5)
+    cells = preprocess_counts(
+        simulate_counts(simulated),
+        PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15),
+    )
+    batches = cells.obs[BATCH_KEY].astype(str).to_numpy()
+    data = TuningData.from_counts(cells.layers[COUNTS_LAYER], TINY_OBJECTIVE, batches)
+    result = evaluate_parameters(
+        data,
+        PARAMETERS["graph_construction"],
+        {**PARAMETERS["training"], "batch_penalty_weight": 1.0},
+        TINY_OBJECTIVE,
+    )
+    # The trial's decoder is conditioned on the batches (it raises when decoding without
+    # them), so scoring the held-out counts had to pass each cell's batch.
+    assert np.isfinite([result.objective, result.likelihood_gain, result.silhouette]).all()
+    assert result.clusters.shape == (cells.n_obs,)
