@@ -59,11 +59,11 @@ import numpy as np, scanpy as sc, yaml
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
-from scimta_kedro.core.validate import read_h5ad, validate_counts
+from scimta_kedro.core.validate import read_cells, validate_counts
 path, label_key, mode, n_clusters = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 parameters = yaml.safe_load(open("conf/base/parameters_data_processing.yml"))["data_processing"]
 graph = yaml.safe_load(open("conf/base/parameters_graph_construction.yml"))["graph_construction"]
-cells = validate_counts(read_h5ad(path), n_neighbors=graph["n_neighbors"])
+cells = validate_counts(read_cells(path), n_neighbors=graph["n_neighbors"])
 n_input = cells.n_obs
 cells = preprocess_counts(cells, PreprocessConfig(**parameters["preprocessing"], random_state=0))
 def leiden(resolution):

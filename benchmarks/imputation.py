@@ -54,7 +54,7 @@ from scratch_project import (  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts  # noqa: E402
-from scimta_kedro.core.validate import read_h5ad, validate_counts  # noqa: E402
+from scimta_kedro.core.validate import read_cells, validate_counts  # noqa: E402
 
 LABEL_KEY = "cell_type"
 HIDDEN_FRACTION = 0.1
@@ -67,7 +67,7 @@ def masked_input(dataset: Path, scratch: Path) -> tuple[Path, ad.AnnData]:
     parameters = yaml.safe_load(
         (PROJECT_ROOT / "conf/base/parameters_data_processing.yml").read_text()
     )["data_processing"]
-    cells = validate_counts(read_h5ad(dataset), n_neighbors=15)
+    cells = validate_counts(read_cells(dataset), n_neighbors=15)
     kept = preprocess_counts(cells, PreprocessConfig(**parameters["preprocessing"]))
     full = ad.AnnData(
         X=sp.csr_matrix(kept.layers["counts"], dtype=np.float32),

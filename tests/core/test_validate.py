@@ -7,7 +7,7 @@ from scimta_kedro.core.validate import (
     InputError,
     check_enough_observations,
     check_same_cells,
-    read_h5ad,
+    read_cells,
     validate_counts,
 )
 
@@ -30,21 +30,64 @@ def test_valid_counts_pass_unchanged():
 
 def test_missing_file_names_the_path_and_the_fix(tmp_path):
     with pytest.raises(InputError, match=r"does not exist.*input_path"):
-        read_h5ad(tmp_path / "missing.h5ad")
+        read_cells(tmp_path / "missing.h5ad")
 
 
 def test_file_that_is_not_h5ad_is_rejected(tmp_path):
     path = tmp_path / "cells.csv"
     path.write_text("a,b\n1,2\n")
-    with pytest.raises(InputError, match=r"not an \.h5ad file"):
-        read_h5ad(path)
+    with pytest.raises(InputError, match=r"neither an \.h5ad file nor a 10x \.h5 matrix"):
+        read_cells(path)
+
+
+def _write_10x_h5(path, counts: sp.csr_matrix, symbols: list[str]) -> None:
+    """A Cell Ranger v3 ``filtered_feature_bc_matrix.h5``: CSC genes x cells under matrix/."""
+    import h5py
+
+    by_gene = sp.csc_matrix(counts.T.astype(np.int32))
+    with h5py.File(path, "w") as file:
+        group = file.create_group("matrix")
+        group["barcodes"] = np.array([f"AAAC-{i}" for i in range(counts.shape[0])], dtype="S")
+        group["data"] = by_gene.data
+        group["indices"] = by_gene.indices.astype(np.int64)
+        group["indptr"] = by_gene.indptr.astype(np.int64)
+        group["shape"] = np.array(by_gene.shape, dtype=np.int32)
+        features = group.create_group("features")
+        features["id"] = np.array([f"ENSG{j:05d}" for j in range(counts.shape[1])], dtype="S")
+        features["name"] = np.array(symbols, dtype="S")
+        features["feature_type"] = np.array(["Gene Expression"] * counts.shape[1], dtype="S")
+        features["genome"] = np.array(["GRCh38"] * counts.shape[1], dtype="S")
+        features["_all_tag_keys"] = np.array([b"genome"])
+
+
+def test_10x_h5_matrix_reads_as_the_same_counts_with_unique_symbols(tmp_path):
+    counts = sp.random(30, 12, density=0.3, format="csr", random_state=0) * 20
+    counts.data = np.ceil(counts.data)
+    symbols = [f"G{j}" for j in range(11)] + ["G0"]  # 10x files repeat some symbols
+    path = tmp_path / "filtered_feature_bc_matrix.h5"
+    _write_10x_h5(path, counts, symbols)
+    cells = read_cells(path)
+    assert cells.shape == (30, 12)
+    np.testing.assert_array_equal(cells.X.toarray(), counts.toarray())
+    assert cells.var_names.is_unique and cells.var["gene_ids"].iloc[-1] == "ENSG00011"
+    validate_counts(cells, n_neighbors=5)  # passes every input check as it is
+
+
+def test_h5_that_is_not_a_10x_matrix_is_named(tmp_path):
+    import h5py
+
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as file:
+        file["something"] = np.arange(3)
+    with pytest.raises(InputError, match="not a Cell Ranger feature-barcode matrix"):
+        read_cells(path)
 
 
 def test_corrupt_h5ad_is_rejected(tmp_path):
     path = tmp_path / "cells.h5ad"
     path.write_bytes(b"not hdf5 at all")
     with pytest.raises(InputError, match="could not read"):
-        read_h5ad(path)
+        read_cells(path)
 
 
 def test_empty_matrix_is_rejected():

@@ -26,13 +26,19 @@ class InputError(ValueError):
     """The input data or a parameter that describes it cannot be used as given."""
 
 
-def read_h5ad(path: str | Path) -> ad.AnnData:
-    """Read an ``.h5ad`` file, turning a missing or unreadable file into a clear error.
+READABLE_SUFFIXES = (".h5ad", ".h5")
+
+
+def read_cells(path: str | Path) -> ad.AnnData:
+    """Read an ``.h5ad`` file or a 10x Genomics ``.h5`` matrix, with clear errors.
 
     Parameters
     ----------
     path
-        Location of the ``.h5ad`` file.
+        An AnnData ``.h5ad`` file, or a Cell Ranger ``filtered_feature_bc_matrix.h5`` (v3
+        layout, or v2 with one genome). From a 10x file the gene symbols become
+        ``var_names`` (made unique: 10x lists some symbols twice) and the Ensembl IDs stay in
+        ``var["gene_ids"]``.
 
     Returns
     -------
@@ -41,28 +47,46 @@ def read_h5ad(path: str | Path) -> ad.AnnData:
     Raises
     ------
     InputError
-        If the file does not exist, is not named ``.h5ad``, or cannot be parsed as AnnData.
+        If the file does not exist, has another suffix, or cannot be parsed.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(
-            f"input file '{path}' does not exist. Pass the path of an existing .h5ad file, "
-            'e.g. kedro run --params "input_path=/data/cells.h5ad", or leave input_path '
-            "empty to analyse the built-in simulated data."
+            f"input file '{path}' does not exist. Pass the path of an existing .h5ad or 10x "
+            '.h5 file, e.g. kedro run --params "input_path=/data/cells.h5ad", or leave '
+            "input_path empty to analyse the built-in simulated data."
         )
-    if path.is_dir() or path.suffix != ".h5ad":
+    if path.is_dir() or path.suffix not in READABLE_SUFFIXES:
         raise InputError(
-            f"input '{path}' is not an .h5ad file. Convert it to AnnData first, e.g. "
-            "scanpy.read_10x_h5(...).write_h5ad('cells.h5ad'), and pass that path."
+            f"input '{path}' is neither an .h5ad file nor a 10x .h5 matrix. Convert it to "
+            "AnnData first (e.g. scanpy.read_csv / read_mtx, then .write_h5ad('cells.h5ad')) "
+            "and pass that path."
         )
     try:
+        if path.suffix == ".h5":
+            return _read_10x_h5(path)
         return ad.read_h5ad(path)
     except Exception as error:  # h5py and anndata raise many unrelated types here
+        expected = (
+            "a Cell Ranger feature-barcode matrix (.h5)"
+            if path.suffix == ".h5"
+            else "AnnData; re-export it with adata.write_h5ad()"
+        )
         raise InputError(
-            f"could not read '{path}' as AnnData ({type(error).__name__}: {error}). "
-            "The file may be truncated or not written by anndata; re-export it with "
-            "adata.write_h5ad()."
+            f"could not read '{path}' ({type(error).__name__}: {error}). The file may be "
+            f"truncated or not {expected}."
         ) from error
+
+
+def _read_10x_h5(path: Path) -> ad.AnnData:
+    import scanpy as sc
+
+    cells = sc.read_10x_h5(path)
+    duplicated = int(cells.var_names.duplicated().sum())
+    if duplicated:
+        cells.var_names_make_unique()
+        logger.info("Made %d duplicated 10x gene symbols unique (suffix -1, -2, ...).", duplicated)
+    return cells
 
 
 def _stored_values(matrix) -> Iterator[np.ndarray]:

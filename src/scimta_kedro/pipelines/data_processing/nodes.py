@@ -10,7 +10,7 @@ import anndata as ad
 from scimta_kedro.core import keys, simulate
 from scimta_kedro.core.batches import check_batches, run_batch_key
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
-from scimta_kedro.core.validate import check_enough_observations, read_h5ad, validate_counts
+from scimta_kedro.core.validate import check_enough_observations, read_cells, validate_counts
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def load_cells(input_path: str | None, options: dict[str, Any], random_state: in
     """Read ``input_path``, or simulate cells with known groups when it is empty."""
     if input_path:
         logger.info("Reading %s", input_path)
-        return read_h5ad(input_path)
+        return read_cells(input_path)
     logger.info("No input_path given: simulating cells (%s).", options["simulation"])
     config = simulate.SimulationConfig(**options["simulation"], random_state=random_state)
     return simulate.simulate_counts(config)
