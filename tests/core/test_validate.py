@@ -60,6 +60,8 @@ def _write_10x_h5(path, counts: sp.csr_matrix, symbols: list[str]) -> None:
         features["_all_tag_keys"] = np.array([b"genome"])
 
 
+# scanpy warns about the duplicated symbols before read_cells makes them unique.
+@pytest.mark.filterwarnings("ignore:Variable names are not unique")
 def test_10x_h5_matrix_reads_as_the_same_counts_with_unique_symbols(tmp_path):
     counts = sp.random(30, 12, density=0.3, format="csr", random_state=0) * 20
     counts.data = np.ceil(counts.data)
