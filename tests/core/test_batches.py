@@ -187,3 +187,7 @@ def test_batch_aware_training_mixes_batches_and_keeps_cell_types(strong_batch_ce
     # well above the batch-unaware model, which splits cells by batch.
     assert ari_aware > max(0.8, ari_unaware + 0.2)
     assert aware.model.n_batches == 3
+    again = _train(cells, batches)  # same seed, same batch-aware result
+    np.testing.assert_array_equal(
+        again.soft_assignment.argmax(axis=1), aware.soft_assignment.argmax(axis=1)
+    )
