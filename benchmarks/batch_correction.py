@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -135,7 +136,7 @@ def run_baselines(cells: ad.AnnData, scratch: Path) -> tuple[dict, list[dict]]:
     for name, method in (("Harmony", "harmony"), ("BBKNN", "bbknn")):
         output = scratch / f"{method}.npy"
         command = [
-            str(Path(os.sys.executable)),
+            sys.executable,
             str(BASELINES),
             method,
             str(path),

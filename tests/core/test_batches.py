@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from scimta_kedro.core.batches import batch_mixing_scores, check_batches, graph_connectivity
+from scimta_kedro.core.batches import batch_mixing_scores, check_batches
 from scimta_kedro.core.graphs import (
     GraphConfig,
     build_ppmi_graph,
@@ -135,11 +135,15 @@ def test_mixing_scores_separate_apart_from_mixed_batches():
 
 
 def test_graph_connectivity_sees_a_type_split_in_two():
-    embedding, _, types = _two_batches_apart()
-    assert graph_connectivity(embedding, types, n_neighbors=10) == pytest.approx(0.5)
+    embedding, batches, types = _two_batches_apart()
+
+    def graph_connectivity(points):
+        return batch_mixing_scores(points, batches, types, n_neighbors=10)["graph_connectivity"]
+
+    assert graph_connectivity(embedding) == pytest.approx(0.5)
     together = embedding.copy()
     together[60:, 5] -= 20.0
-    assert graph_connectivity(together, types, n_neighbors=10) == 1.0
+    assert graph_connectivity(together) == 1.0
 
 
 def test_one_batch_cannot_be_scored_for_mixing():

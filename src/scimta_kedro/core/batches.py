@@ -25,19 +25,14 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import silhouette_samples
 from sklearn.neighbors import NearestNeighbors
 
-from . import keys
 from .graphs import neighbours_per_batch
+from .run_info import recorded_column
 from .validate import InputError
-
-
-def run_batch_key(adata: ad.AnnData) -> str:
-    """The batch column recorded by data processing (``""`` when the run has no batches)."""
-    return adata.uns.get(keys.RUN_INFO, {}).get("batch_key", "") or ""
 
 
 def batch_labels(adata: ad.AnnData) -> np.ndarray | None:
     """Each cell's batch as strings, or ``None`` when the run has no batch key."""
-    batch_key = run_batch_key(adata)
+    batch_key = recorded_column(adata, "batch_key")
     if not batch_key:
         return None
     if batch_key not in adata.obs:
@@ -73,28 +68,26 @@ def check_batches(obs: pd.DataFrame, batch_key: str, n_neighbors: int) -> None:
         )
 
 
-def _neighbour_batch_shares(
-    embedding: np.ndarray, codes: np.ndarray, n_batches: int, n_neighbors: int
-) -> np.ndarray:
+def _neighbours(embedding: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Each row's nearest other rows ``(N, k)``; k capped by the number of rows."""
     search = NearestNeighbors(n_neighbors=min(n_neighbors, embedding.shape[0] - 1))
-    neighbours = search.fit(embedding).kneighbors(return_distance=False)
-    counts = np.zeros((embedding.shape[0], n_batches))
-    np.add.at(
-        counts,
-        (np.repeat(np.arange(embedding.shape[0]), neighbours.shape[1]), codes[neighbours].ravel()),
-        1.0,
-    )
+    return search.fit(embedding).kneighbors(return_distance=False)
+
+
+def _neighbour_batch_shares(neighbours: np.ndarray, codes: np.ndarray, n_batches: int):
+    counts = np.zeros((neighbours.shape[0], n_batches))
+    rows = np.repeat(np.arange(neighbours.shape[0]), neighbours.shape[1])
+    np.add.at(counts, (rows, codes[neighbours].ravel()), 1.0)
     return counts / neighbours.shape[1]
 
 
-def _knn_graph(embedding: np.ndarray, n_neighbors: int) -> sp.csr_matrix:
-    search = NearestNeighbors(n_neighbors=min(n_neighbors, embedding.shape[0] - 1))
-    return search.fit(embedding).kneighbors_graph(mode="connectivity")
-
-
-def graph_connectivity(embedding: np.ndarray, cell_types: np.ndarray, n_neighbors: int) -> float:
-    """Mean over cell types of the share of their cells in their largest kNN component."""
-    graph = _knn_graph(embedding, n_neighbors)
+def graph_connectivity(neighbours: np.ndarray, cell_types: np.ndarray) -> float:
+    """Mean over cell types of the share of their cells in their largest component of the
+    kNN graph given by ``neighbours`` ``(N, k)`` (see :func:`_neighbours`)."""
+    rows = np.repeat(np.arange(neighbours.shape[0]), neighbours.shape[1])
+    graph = sp.csr_matrix(
+        (np.ones(rows.size), (rows, neighbours.ravel())), shape=(neighbours.shape[0],) * 2
+    )
     shares = []
     for cell_type in np.unique(cell_types):
         members = np.flatnonzero(cell_types == cell_type)
@@ -149,7 +142,8 @@ def batch_mixing_scores(
         raise InputError(
             f"batch mixing needs at least two batches; the batch column has only {list(names)}."
         )
-    shares = _neighbour_batch_shares(embedding, codes, names.size, n_neighbors)
+    neighbours = _neighbours(embedding, n_neighbors)
+    shares = _neighbour_batch_shares(neighbours, codes, names.size)
     inverse_simpson = 1.0 / np.sum(shares**2, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         entropy = -np.nansum(np.where(shares > 0, shares * np.log(shares), 0.0), axis=1)
@@ -157,5 +151,5 @@ def batch_mixing_scores(
         "ilisi": float(np.mean((inverse_simpson - 1.0) / (names.size - 1.0))),
         "batch_entropy": float(np.mean(entropy / np.log(names.size))),
         "silhouette_batch": silhouette_batch(embedding, batches, cell_types),
-        "graph_connectivity": graph_connectivity(embedding, cell_types, n_neighbors),
+        "graph_connectivity": graph_connectivity(neighbours, cell_types),
     }

@@ -47,6 +47,9 @@ class GraphConfig:
     knn_method
         ``"exact"`` (sklearn), ``"approximate"`` (pynndescent) or ``"auto"`` (exact up to
         ``EXACT_KNN_MAX_ROWS`` rows).
+    batch_balanced
+        When :func:`build_ppmi_graph` is given batches, build the kNN graph batch-balanced
+        (see :func:`knn_adjacency`); ``False`` ignores the batches.
     block_size
         Rows surfed at once; bounds the working memory of a step.
     random_state
@@ -59,6 +62,7 @@ class GraphConfig:
     max_entries_per_row: int = 50
     metric: str = "euclidean"
     knn_method: str = "auto"
+    batch_balanced: bool = True
     block_size: int = 4096
     random_state: int = 0
 
@@ -312,8 +316,9 @@ def build_ppmi_graph(
     config
         Graph parameters.
     batches
-        Batch of each row, or ``None``: given, the kNN graph is batch-balanced (see
-        :func:`knn_adjacency`) and the surfing and PPMI steps run on that graph.
+        Batch of each row, or ``None``: given (and ``config.batch_balanced``), the kNN graph
+        is batch-balanced (see :func:`knn_adjacency`) and the surfing and PPMI steps run on
+        that graph.
 
     Returns
     -------
@@ -327,7 +332,7 @@ def build_ppmi_graph(
         config.surf_steps,
         config.max_entries_per_row,
     )
-    knn = knn_adjacency(embedding, config, batches)
+    knn = knn_adjacency(embedding, config, batches if config.batch_balanced else None)
     cooccurrence = random_surf(knn, config)
     ppmi_weights = ppmi(cooccurrence)
     symmetric = sp.csr_matrix((ppmi_weights + ppmi_weights.T) / 2.0, dtype=np.float32)

@@ -133,8 +133,6 @@ def simulate_counts(config: SimulationConfig) -> ad.AnnData:
     group_of_cell = rng.choice(n_groups, size=config.n_cells, p=weights / weights.sum())
     library_size = rng.lognormal(config.library_log_mean, config.library_log_sd, config.n_cells)
     # Drawn after everything else, so one batch gives the same cells as before batches existed.
-    batch_of_cell = np.zeros(config.n_cells, dtype=int)
-    batch_fold = np.ones((1, n_genes))
     if config.n_batches > 1:
         batch_of_cell = rng.choice(config.n_batches, size=config.n_cells)
         batch_fold = rng.lognormal(0.0, config.batch_log_fold_sd, (config.n_batches, n_genes))

@@ -9,9 +9,10 @@ import anndata as ad
 from matplotlib.figure import Figure
 
 from scimta_kedro.core import keys
-from scimta_kedro.core.batches import batch_labels, batch_mixing_scores, run_batch_key
+from scimta_kedro.core.batches import batch_labels, batch_mixing_scores
 from scimta_kedro.core.cluster import umap_of_embedding
 from scimta_kedro.core.plots import message_figure, umap_grid
+from scimta_kedro.core.run_info import recorded_column
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ NO_BATCH_KEY = (
 
 def _cell_types(cells: ad.AnnData) -> tuple[str, str]:
     """The obs column that stands for cell types (labels, else clusters) and its kind."""
-    label_key = cells.uns.get(keys.RUN_INFO, {}).get("label_key", "")
+    label_key = recorded_column(cells, "label_key")
     return (label_key, "labels") if label_key else (keys.CLUSTER, "clusters")
 
 
@@ -57,7 +58,7 @@ def evaluate_batch_correction(
         for score, value in values.items()
     }
     summary = {
-        "batch_key": run_batch_key(clustered_cells),
+        "batch_key": recorded_column(clustered_cells, "batch_key"),
         "batch_corrected": True,
         "n_batches": int(len(set(batches))),
         "cell_types_from": f"{cell_type_kind} ({cell_type_key})",
@@ -70,7 +71,7 @@ def plot_batch_umaps(
     clustered_cells: ad.AnnData, umap_options: dict[str, Any], random_state: int
 ) -> Figure:
     """UMAPs of the uncorrected PCA and of the scIMTA latent, coloured by batch and cell type."""
-    batch_key = run_batch_key(clustered_cells)
+    batch_key = recorded_column(clustered_cells, "batch_key")
     if not batch_key:
         return message_figure(NO_BATCH_KEY)
     cell_type_key, _ = _cell_types(clustered_cells)

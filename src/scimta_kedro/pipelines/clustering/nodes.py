@@ -13,11 +13,12 @@ from scimta_kedro.core import keys
 from scimta_kedro.core.cluster import relabel_by_size, umap_of_embedding
 from scimta_kedro.core.metrics import clustering_scores
 from scimta_kedro.core.plots import umap_figure
+from scimta_kedro.core.run_info import recorded_column
 from scimta_kedro.core.validate import check_same_cells
 
 
 def _label_key(adata: ad.AnnData) -> str:
-    return adata.uns.get(keys.RUN_INFO, {}).get("label_key", "")
+    return recorded_column(adata, "label_key")
 
 
 def assign_clusters(

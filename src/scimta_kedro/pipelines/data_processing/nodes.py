@@ -8,8 +8,9 @@ from typing import Any
 import anndata as ad
 
 from scimta_kedro.core import keys, simulate
-from scimta_kedro.core.batches import check_batches, run_batch_key
+from scimta_kedro.core.batches import check_batches
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
+from scimta_kedro.core.run_info import recorded_column
 from scimta_kedro.core.validate import check_enough_observations, read_cells, validate_counts
 
 logger = logging.getLogger(__name__)
@@ -74,5 +75,5 @@ def preprocess_cells(
         validated_cells,
         config,
         counts_layer=options["counts_layer"],
-        batch_key=run_batch_key(validated_cells) or None,
+        batch_key=recorded_column(validated_cells, "batch_key") or None,
     )

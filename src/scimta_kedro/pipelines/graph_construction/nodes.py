@@ -10,10 +10,11 @@ from scimta_kedro.core import keys
 from scimta_kedro.core.batches import batch_labels
 from scimta_kedro.core.communities import gene_embedding
 from scimta_kedro.core.graphs import GraphConfig, PPMIGraph, build_ppmi_graph
+from scimta_kedro.core.run_info import recorded_column
 from scimta_kedro.core.validate import InputError
 
 # Keys of params:graph_construction that are not GraphConfig fields of the cell graph.
-NOT_CELL_GRAPH_OPTIONS = ("use_rep", "gene_graph", "batch_balanced")
+NOT_CELL_GRAPH_OPTIONS = ("use_rep", "gene_graph")
 
 
 def cell_graph_config(options: dict[str, Any], random_state: int) -> GraphConfig:
@@ -45,14 +46,14 @@ def build_cell_graph(
             f"{list(preprocessed_cells.obsm.keys())}."
         )
     config = cell_graph_config(options, random_state)
-    batches = batch_labels(preprocessed_cells) if options.get("batch_balanced", True) else None
+    batches = batch_labels(preprocessed_cells)
     graph = build_ppmi_graph(preprocessed_cells.obsm[representation], config, batches)
     return _graph_holder(
         preprocessed_cells.obs[[]].copy(),
         graph,
         config,
         use_rep=representation,
-        batch_balanced=batches is not None,
+        batch_key=recorded_column(preprocessed_cells, "batch_key"),
     )
 
 

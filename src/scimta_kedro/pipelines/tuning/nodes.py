@@ -14,9 +14,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from scimta_kedro.core import keys
 from scimta_kedro.core.batches import batch_labels
 from scimta_kedro.core.preprocess import COUNTS_LAYER
+from scimta_kedro.core.run_info import recorded_column
 from scimta_kedro.core.tuning import (
     ObjectiveConfig,
     StudyConfig,
@@ -67,7 +67,7 @@ def tune_hyperparameters(
     data = TuningData.from_counts(
         preprocessed_cells.layers[COUNTS_LAYER], objective, batch_labels(preprocessed_cells)
     )
-    label_key = preprocessed_cells.uns.get(keys.RUN_INFO, {}).get("label_key", "")
+    label_key = recorded_column(preprocessed_cells, "label_key")
     labels = preprocessed_cells.obs[label_key].to_numpy() if label_key else None
     reported: dict[int, dict[str, float]] = {}
 
