@@ -4,7 +4,12 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
-from scimta_kedro.core.layers import BilinearEdgeDecoder, GraphConvSkip, StudentTClustering
+from scimta_kedro.core.layers import (
+    BilinearEdgeDecoder,
+    GraphConvSkip,
+    StudentTClustering,
+    to_sparse_tensor,
+)
 from scimta_kedro.core.likelihoods import (
     clustering_kl_loss,
     negative_binomial_nll,
@@ -12,7 +17,6 @@ from scimta_kedro.core.likelihoods import (
     zero_inflated_negative_binomial_nll,
 )
 from scimta_kedro.core.model import GraphAutoencoder
-from scimta_kedro.core.train import to_sparse_tensor
 
 N_CELLS, N_GENES = 12, 9
 
@@ -81,6 +85,18 @@ def test_encoder_can_read_fewer_features_than_genes(graph_inputs):
     model = GraphAutoencoder(N_GENES + 20, latent_dim=3, decoder_units=(7,), n_features=N_GENES)
     model.build()
     assert tuple(model([features, adjacency]).shape) == (N_CELLS, 3)
+
+
+def test_encoding_in_row_blocks_equals_whole_graph_encoding():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(50, N_GENES)).astype(np.float32)
+    adjacency = sp.random(50, 50, density=0.1, random_state=1, dtype=np.float32)
+    adjacency = sp.csr_matrix(adjacency + adjacency.T + sp.eye(50, dtype=np.float32))
+    model = GraphAutoencoder(N_GENES, hidden_units=(8, 6), latent_dim=3, decoder_units=(7,))
+    model.build()
+    whole = model.encode(features, to_sparse_tensor(adjacency)).numpy()
+    blocked = model.encode_in_row_blocks(features, adjacency, block_size=7)
+    np.testing.assert_allclose(blocked, whole, atol=1e-5)
 
 
 def test_saved_model_reloads_with_the_same_outputs(graph_inputs, tmp_path):

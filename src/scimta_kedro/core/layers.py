@@ -7,9 +7,20 @@ model reloads without custom-object arguments.
 from __future__ import annotations
 
 import keras
+import numpy as np
+import scipy.sparse as sp
+import tensorflow as tf
 from keras import ops
 
 PACKAGE = "scimta"
+
+
+def to_sparse_tensor(matrix: sp.spmatrix) -> tf.SparseTensor:
+    """A scipy sparse matrix as a reordered ``tf.SparseTensor`` of float32."""
+    coo = sp.coo_matrix(matrix)
+    indices = np.column_stack([coo.row, coo.col]).astype(np.int64)
+    tensor = tf.SparseTensor(indices, coo.data.astype(np.float32), coo.shape)
+    return tf.sparse.reorder(tensor)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -51,8 +62,18 @@ class GraphConvSkip(keras.layers.Layer):
 
     def call(self, inputs):
         features, adjacency = inputs
+        return self.propagate(features, adjacency, features)
+
+    def propagate(self, features, adjacency, own_features):
+        """Output for the rows of ``adjacency`` only.
+
+        ``adjacency`` is ``(R, N)`` (some rows of the ``(N, N)`` matrix), ``features`` the
+        ``(N, F)`` input of all nodes and ``own_features`` the ``(R, F)`` input of the R
+        nodes; ``call`` is the case R = N. Row blocks bound the memory of inference on
+        large graphs.
+        """
         output = ops.matmul(adjacency, ops.matmul(features, self.kernel))
-        output = output + ops.matmul(features, self.skip_kernel)
+        output = output + ops.matmul(own_features, self.skip_kernel)
         if self.bias is not None:
             output = output + self.bias
         return self.activation(output)

@@ -12,9 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
+import scipy.sparse as sp
 from keras import ops
 
-from .layers import PACKAGE, BilinearEdgeDecoder, GraphConvSkip, StudentTClustering
+from .layers import (
+    PACKAGE,
+    BilinearEdgeDecoder,
+    GraphConvSkip,
+    StudentTClustering,
+    to_sparse_tensor,
+)
 
 LIKELIHOODS = ("nb", "zinb")
 
@@ -130,6 +138,24 @@ class GraphAutoencoder(keras.Model):
         for convolution in self.graph_convolutions:
             hidden = convolution([hidden, adjacency])
         return self.latent_convolution([hidden, adjacency])
+
+    def encode_in_row_blocks(self, features, adjacency, block_size: int = 65536):
+        """Latent codes of all nodes, computed ``block_size`` adjacency rows at a time.
+
+        Same result as :meth:`encode` (inference), for a scipy sparse ``adjacency``; the
+        memory is that of a ``block_size`` slice of the adjacency instead of all of it.
+        """
+        adjacency = sp.csr_matrix(adjacency)
+        hidden = np.asarray(features, dtype=np.float32)
+        for convolution in [*self.graph_convolutions, self.latent_convolution]:
+            blocks = []
+            for start in range(0, hidden.shape[0], block_size):
+                stop = min(start + block_size, hidden.shape[0])
+                rows = to_sparse_tensor(adjacency[start:stop])
+                output = convolution.propagate(hidden, rows, hidden[start:stop])
+                blocks.append(ops.convert_to_numpy(output))
+            hidden = np.concatenate(blocks)
+        return hidden
 
     def decode_expression(self, latent, library_size, batch=None) -> dict:
         """Count distribution parameters given latent codes and library sizes ``(N, 1)``.

@@ -14,6 +14,7 @@ from keras import ops
 from tqdm.auto import tqdm
 
 from .cluster import kmeans_centres, leiden_on_graph
+from .layers import to_sparse_tensor
 from .likelihoods import (
     batch_mmd_penalty,
     clustering_kl_loss,
@@ -23,6 +24,7 @@ from .likelihoods import (
     zero_inflated_negative_binomial_nll,
 )
 from .model import GraphAutoencoder
+from .subgraphs import SubgraphSampler, partition_cells
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,11 @@ class TrainingConfig:
     With batches (:attr:`GraphData.batches`), ``batch_conditioned_decoder`` feeds each cell's
     batch to the expression decoder and ``batch_penalty_weight`` weighs an MMD penalty on
     batch differences of the latent codes (0: off).
+
+    Each epoch is one optimisation step. Graphs of up to ``max_cells_per_step`` cells train
+    on the whole graph at every step (full batch); larger ones on a random Cluster-GCN
+    subgraph of about that many cells (:mod:`scimta_kedro.core.subgraphs`), so a step's cost
+    does not grow with the number of cells.
     """
 
     hidden_units: tuple[int, ...] = (128,)
@@ -57,6 +64,7 @@ class TrainingConfig:
     label_change_tolerance: float = 0.001
     batch_conditioned_decoder: bool = True
     batch_penalty_weight: float = 0.0
+    max_cells_per_step: int = 20000
     n_clusters: int | str = "auto"
     leiden_resolution: float = 1.0
     log_every: int = 25
@@ -72,7 +80,12 @@ class TrainingConfig:
             raise ValueError(
                 f"n_clusters must be 'auto' or an integer >= 2, got {self.n_clusters!r}."
             )
-        minimums = {"pretrain_epochs": 1, "finetune_epochs": 0, "target_update_interval": 1}
+        minimums = {
+            "pretrain_epochs": 1,
+            "finetune_epochs": 0,
+            "target_update_interval": 1,
+            "max_cells_per_step": 2,
+        }
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
                 raise ValueError(f"{name} must be at least {minimum}, got {getattr(self, name)}.")
@@ -130,14 +143,6 @@ class TrainingResult:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-def to_sparse_tensor(matrix: sp.spmatrix) -> tf.SparseTensor:
-    """A scipy sparse matrix as a reordered ``tf.SparseTensor`` of float32."""
-    coo = sp.coo_matrix(matrix)
-    indices = np.column_stack([coo.row, coo.col]).astype(np.int64)
-    tensor = tf.SparseTensor(indices, coo.data.astype(np.float32), coo.shape)
-    return tf.sparse.reorder(tensor)
-
-
 class _EdgeSampler:
     """Draws observed edges and the same number of uniformly random node pairs each epoch."""
 
@@ -161,14 +166,24 @@ class _EdgeSampler:
 class _Trainer:
     def __init__(self, data: GraphData, config: TrainingConfig):
         self.config = config
-        self.features = tf.constant(np.asarray(data.features, dtype=np.float32))
+        self.features = np.asarray(data.features, dtype=np.float32)
         # Counts stay sparse; each step densifies only its batch of cells.
         self.counts = sp.csr_matrix(data.counts, dtype=np.float32)
         self.library_size = np.asarray(self.counts.sum(axis=1), dtype=np.float32)
-        self.adjacency = to_sparse_tensor(data.connectivities)
+        self.connectivities = sp.csr_matrix(data.connectivities)
         self.rng = np.random.default_rng(config.random_state)
-        self.sampler = _EdgeSampler(data.edges, config.edge_samples_per_node, self.rng)
         self.n_cells = data.features.shape[0]
+        parts = partition_cells(self.features, config.max_cells_per_step, config.random_state)
+        self.subgraphs = SubgraphSampler(
+            data.connectivities, data.edges, parts, config.max_cells_per_step, self.rng
+        )
+        self.whole_graph = None
+        if self.subgraphs.is_whole_graph:
+            self.whole_graph = {
+                "features": tf.constant(self.features),
+                "adjacency": to_sparse_tensor(self.connectivities),
+                "sampler": _EdgeSampler(data.edges, config.edge_samples_per_node, self.rng),
+            }
         self.batch_one_hot = (
             batch_one_hot(data.batches)
             if data.batches is not None
@@ -181,27 +196,66 @@ class _Trainer:
         """Width of the batch input of the expression decoder (0: not conditioned)."""
         return self.batch_one_hot.shape[1] if self.config.batch_conditioned_decoder else 0
 
-    def sample(self) -> dict[str, np.ndarray]:
-        """This step's node pairs with edge labels, and a batch of cells with their counts.
+    def sample(self, target: np.ndarray | None = None) -> dict:
+        """This step's graph, node pairs with edge labels, and a batch of cells with counts.
 
-        Keys: ``pairs`` (E x 2), ``labels`` (E,), ``cells`` (batch indices), ``counts``
-        (dense batch x genes), ``library_size`` (batch x 1) and ``batch`` (one-hot batch of
-        the cells, batch x n_batches, zero columns without batches).
+        Keys: ``features`` and ``adjacency`` of the step's (sub)graph, ``pairs`` (E x 2) and
+        ``labels`` (E,) within it, ``cells`` (indices of the counts batch within it),
+        ``counts`` (dense batch x genes), ``library_size`` (batch x 1), ``batch`` (one-hot
+        batch of the cells, batch x n_batches, zero columns without batches) and ``target``
+        (the DEC target rows of the (sub)graph's cells, 0 x 0 when ``target`` is ``None``).
         """
-        pairs, labels = self.sampler.sample()
-        batch_size = min(self.config.expression_batch_size, self.n_cells)
-        cells = np.sort(self.rng.choice(self.n_cells, batch_size, replace=False)).astype(np.int32)
+        if self.whole_graph is not None:
+            graph, members = self.whole_graph, None
+            sampler = graph["sampler"]
+        else:
+            subgraph = self.subgraphs.sample()
+            members = subgraph.cells
+            graph = {
+                "features": tf.constant(self.features[members]),
+                "adjacency": to_sparse_tensor(subgraph.connectivities),
+            }
+            sampler = _EdgeSampler(subgraph.edges, self.config.edge_samples_per_node, self.rng)
+        pairs, labels = sampler.sample()
+        n_members = self.n_cells if members is None else members.size
+        batch_size = min(self.config.expression_batch_size, n_members)
+        cells = np.sort(self.rng.choice(n_members, batch_size, replace=False)).astype(np.int32)
+        rows = cells if members is None else members[cells]
+        target = np.zeros((0, 0)) if target is None else np.asarray(target)
+        if members is not None and target.size:
+            target = target[members]
         return {
+            "features": graph["features"],
+            "adjacency": graph["adjacency"],
             "pairs": pairs,
             "labels": labels,
             "cells": cells,
-            "counts": self.counts[cells].toarray(),
-            "library_size": self.library_size[cells],
-            "batch": self.batch_one_hot[cells],
+            "counts": self.counts[rows].toarray(),
+            "library_size": self.library_size[rows],
+            "batch": self.batch_one_hot[rows],
+            "target": target.astype(np.float32),
+        }
+
+    def step_signature(self) -> dict:
+        """Shapes and types of :meth:`sample`'s output, with the numbers of cells unknown."""
+
+        def floats(*shape):
+            return tf.TensorSpec(shape, tf.float32)
+
+        return {
+            "features": floats(None, self.features.shape[1]),
+            "adjacency": tf.SparseTensorSpec([None, None], tf.float32),
+            "pairs": tf.TensorSpec([None, 2], tf.int32),
+            "labels": floats(None),
+            "cells": tf.TensorSpec([None], tf.int32),
+            "counts": floats(None, self.counts.shape[1]),
+            "library_size": floats(None, 1),
+            "batch": floats(None, self.batch_one_hot.shape[1]),
+            "target": floats(None, None),
         }
 
     def losses(self, model: GraphAutoencoder, batch: dict, training: bool) -> dict:
-        latent = model.encode(self.features, self.adjacency, training=training)
+        latent = model.encode(batch["features"], batch["adjacency"], training=training)
         # The graph convolution needs every cell; the count likelihood only a batch of them.
         counts = batch["counts"]
         expression = model.decode_expression(
@@ -230,8 +284,9 @@ class _Trainer:
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
         config = self.config
 
-        @tf.function
-        def step(batch, target):
+        # Subgraphs differ in size from step to step: one trace with unknown sizes serves all.
+        @tf.function(input_signature=[self.step_signature()])
+        def step(batch):
             with tf.GradientTape() as tape:
                 # Dropout denoises pretraining only; DEC needs stable soft assignments.
                 parts = self.losses(model, batch, training=not with_clustering)
@@ -243,7 +298,7 @@ class _Trainer:
                     total = total + config.batch_penalty_weight * parts["batch_loss"]
                 if with_clustering:
                     parts["cluster_loss"] = clustering_kl_loss(
-                        target, model.soft_assign(parts["latent"])
+                        batch["target"], model.soft_assign(parts["latent"])
                     )
                     total = total + config.cluster_loss_weight * parts["cluster_loss"]
             variables = model.trainable_variables
@@ -254,7 +309,11 @@ class _Trainer:
         return step
 
     def embed(self, model: GraphAutoencoder) -> np.ndarray:
-        return model.encode(self.features, self.adjacency, training=False).numpy()
+        """Latent codes of all cells (inference on the whole graph)."""
+        if self.whole_graph is not None:
+            graph = self.whole_graph
+            return model.encode(graph["features"], graph["adjacency"], training=False).numpy()
+        return model.encode_in_row_blocks(self.features, self.connectivities)
 
 
 def batch_one_hot(batches: np.ndarray) -> np.ndarray:
@@ -290,8 +349,9 @@ def train_graph_autoencoder(
     raises stops training (hyperparameter tuning prunes trials this way).
 
     Memory: the dense encoder features ``(N, F)``, the sparse counts and graphs; each step
-    densifies the counts of ``expression_batch_size`` cells and scores
-    ``2 * edge_samples_per_node * N`` node pairs.
+    holds the activations of at most about ``max_cells_per_step`` cells, densifies the counts
+    of ``expression_batch_size`` cells and scores ``2 * edge_samples_per_node`` node pairs
+    per cell of its (sub)graph.
     """
     keras.utils.set_random_seed(config.random_state)
     trainer = _Trainer(data, config)
@@ -310,9 +370,8 @@ def train_graph_autoencoder(
     history: dict[str, list[float]] = {}
 
     step = trainer.make_step(model, config.pretrain_learning_rate, with_clustering=False)
-    no_target = tf.zeros((0, 0))
     for epoch in _progress(config.pretrain_epochs, "pretraining"):
-        losses = step(trainer.sample(), no_target)
+        losses = step(trainer.sample())
         _record(history, "pretrain", losses)
         _log_epoch("pretrain", epoch, config, losses)
         if on_epoch_end is not None:
@@ -369,7 +428,7 @@ def _finetune(
                 break
             previous_labels = labels
             target = target_distribution(soft_assignment)
-        losses = step(trainer.sample(), target)
+        losses = step(trainer.sample(target))
         _record(history, "finetune", losses)
         _log_epoch("finetune", epoch, config, losses)
         if on_epoch_end is not None:
