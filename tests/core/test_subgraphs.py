@@ -12,18 +12,14 @@ from ..simulated import FAST
 def _blobs(n_cells: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=6.0, size=(4, 5))
-    return (centres[rng.integers(0, 4, n_cells)] + rng.normal(size=(n_cells, 5))).astype(
-        np.float32
-    )
+    return (centres[rng.integers(0, 4, n_cells)] + rng.normal(size=(n_cells, 5))).astype(np.float32)
 
 
 def test_small_graphs_are_one_part_and_every_step_sees_all_of_them():
     features = _blobs(200)
     graph = build_ppmi_graph(features, GraphConfig(n_neighbors=8, max_entries_per_row=20))
     assert partition_cells(features, max_cells=200) is None
-    sampler = SubgraphSampler(
-        graph.connectivities, graph.ppmi, None, 200, np.random.default_rng(0)
-    )
+    sampler = SubgraphSampler(graph.connectivities, graph.ppmi, None, 200, np.random.default_rng(0))
     subgraph = sampler.sample()
     np.testing.assert_array_equal(subgraph.cells, np.arange(200))
     assert (subgraph.connectivities != graph.connectivities).nnz == 0

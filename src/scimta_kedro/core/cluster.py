@@ -74,8 +74,27 @@ def umap_of_embedding(
     *,
     n_neighbors: int = 15,
     min_dist: float = 0.5,
+    max_cells: int | None = None,
     random_state: int = 0,
 ) -> None:
-    """Write ``obsm['X_umap']`` (and scanpy's neighbour graph) computed on ``obsm[use_rep]``."""
-    sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=use_rep, random_state=random_state)
-    sc.tl.umap(adata, min_dist=min_dist, random_state=random_state)
+    """Write ``obsm['X_umap']`` (and scanpy's neighbour graph) computed on ``obsm[use_rep]``.
+
+    With more than ``max_cells`` cells the UMAP is laid out for a seeded random sample of
+    ``max_cells`` of them (a figure cannot show more, and UMAP's cost grows with every cell);
+    the other cells get NaN coordinates and no neighbour graph is stored.
+    """
+    if max_cells is None or adata.n_obs <= max_cells:
+        sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=use_rep, random_state=random_state)
+        sc.tl.umap(adata, min_dist=min_dist, random_state=random_state)
+        return
+    sample = np.sort(
+        np.random.default_rng(random_state).choice(adata.n_obs, max_cells, replace=False)
+    )
+    holder = ad.AnnData(obs={"index": adata.obs_names[sample]})
+    holder.obsm[use_rep] = np.asarray(adata.obsm[use_rep])[sample]
+    umap_of_embedding(
+        holder, use_rep, n_neighbors=n_neighbors, min_dist=min_dist, random_state=random_state
+    )
+    coordinates = np.full((adata.n_obs, 2), np.nan, dtype=np.float32)
+    coordinates[sample] = holder.obsm["X_umap"]
+    adata.obsm["X_umap"] = coordinates

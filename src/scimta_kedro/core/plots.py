@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anndata as ad
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # figures are written to files; no display exists on servers or in CI
 import matplotlib.pyplot as plt  # noqa: E402
@@ -24,8 +25,12 @@ def umap_grid(rows: list[tuple[ad.AnnData, str]], colour_keys: list[str]):
         squeeze=False,
     )
     for row_axes, (adata, title) in zip(axes, rows, strict=True):
+        # Cells left out of a sampled UMAP have no coordinates.
+        laid_out = np.isfinite(adata.obsm["X_umap"]).all(axis=1)
+        shown = adata if laid_out.all() else adata[laid_out]
+        label = title if laid_out.all() else f"{title} ({laid_out.sum()} sampled cells)"
         for axis, key in zip(row_axes, colour_keys, strict=True):
-            sc.pl.umap(adata, color=key, ax=axis, show=False, title=f"{title}: {key}")
+            sc.pl.umap(shown, color=key, ax=axis, show=False, title=f"{label}: {key}")
     figure.tight_layout()
     return figure
 

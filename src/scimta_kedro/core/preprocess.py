@@ -44,8 +44,11 @@ class PreprocessConfig:
         Clip of the z-scored values.
     n_pcs
         Number of principal components (capped by the data size).
+    chunk_cells, hvg_sample_cells
+        Data read from disk (:mod:`scimta_kedro.core.streamed`): rows read at a time, and
+        the number of random cells the HVGs are ranked on.
     random_state
-        Seed of the PCA solver.
+        Seed of the PCA solver and of the HVG sample.
     """
 
     min_genes_per_cell: int = 20
@@ -55,6 +58,8 @@ class PreprocessConfig:
     hvg_flavor: str = "seurat"
     max_scale_value: float = 10.0
     n_pcs: int = 50
+    chunk_cells: int = 20_000
+    hvg_sample_cells: int = 100_000
     random_state: int = 0
 
 
@@ -94,28 +99,7 @@ def preprocess_counts(
     n_cells_before, n_genes_before = adata.shape
     sc.pp.filter_cells(adata, min_genes=config.min_genes_per_cell)
     sc.pp.filter_genes(adata, min_cells=config.min_cells_per_gene)
-    if adata.n_obs < 2 or adata.n_vars < 2:
-        raise InputError(
-            f"quality control left {adata.n_obs} cells x {adata.n_vars} genes of "
-            f"{n_cells_before} x {n_genes_before}. Lower data_processing.min_genes_per_cell "
-            f"({config.min_genes_per_cell}) or min_cells_per_gene ({config.min_cells_per_gene})."
-        )
-    logger.info(
-        "QC kept %d of %d cells and %d of %d genes.",
-        adata.n_obs,
-        n_cells_before,
-        adata.n_vars,
-        n_genes_before,
-    )
-    if adata.n_obs < (1 - _DROPPED_CELLS_WARNING) * n_cells_before:
-        logger.warning(
-            "QC removed %d of %d cells (%.0f%%): data_processing.preprocessing."
-            "min_genes_per_cell=%d may be too strict for these data.",
-            n_cells_before - adata.n_obs,
-            n_cells_before,
-            100 * (1 - adata.n_obs / n_cells_before),
-            config.min_genes_per_cell,
-        )
+    check_quality_control(adata.n_obs, adata.n_vars, (n_cells_before, n_genes_before), config)
     adata.obs["total_counts"] = np.asarray(adata.X.sum(axis=1)).ravel()
     adata.layers[COUNTS_LAYER] = adata.X.copy()
     sc.pp.normalize_total(adata, target_sum=config.target_sum)
@@ -136,3 +120,32 @@ def preprocess_counts(
     sc.tl.pca(adata, n_comps=n_pcs, random_state=config.random_state)
     logger.info("Kept %d highly variable genes and %d principal components.", adata.n_vars, n_pcs)
     return adata
+
+
+def check_quality_control(
+    n_cells: int, n_genes: int, shape_before: tuple[int, int], config: PreprocessConfig
+) -> None:
+    """Raise if QC left too little to analyse; log what it kept and warn on a large loss."""
+    n_cells_before, n_genes_before = shape_before
+    if n_cells < 2 or n_genes < 2:
+        raise InputError(
+            f"quality control left {n_cells} cells x {n_genes} genes of "
+            f"{n_cells_before} x {n_genes_before}. Lower data_processing.min_genes_per_cell "
+            f"({config.min_genes_per_cell}) or min_cells_per_gene ({config.min_cells_per_gene})."
+        )
+    logger.info(
+        "QC kept %d of %d cells and %d of %d genes.",
+        n_cells,
+        n_cells_before,
+        n_genes,
+        n_genes_before,
+    )
+    if n_cells < (1 - _DROPPED_CELLS_WARNING) * n_cells_before:
+        logger.warning(
+            "QC removed %d of %d cells (%.0f%%): data_processing.preprocessing."
+            "min_genes_per_cell=%d may be too strict for these data.",
+            n_cells_before - n_cells,
+            n_cells_before,
+            100 * (1 - n_cells / n_cells_before),
+            config.min_genes_per_cell,
+        )

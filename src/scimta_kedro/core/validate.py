@@ -11,8 +11,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import anndata as ad
+import h5py
 import numpy as np
 import scipy.sparse as sp
+from anndata.abc import CSCDataset, CSRDataset
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ class InputError(ValueError):
 READABLE_SUFFIXES = (".h5ad", ".h5")
 
 
-def read_cells(path: str | Path) -> ad.AnnData:
+def read_cells(path: str | Path, max_nonzeros_in_memory: int | None = None) -> ad.AnnData:
     """Read an ``.h5ad`` file or a 10x Genomics ``.h5`` matrix, with clear errors.
 
     Parameters
@@ -39,10 +41,14 @@ def read_cells(path: str | Path) -> ad.AnnData:
         layout, or v2 with one genome). From a 10x file the gene symbols become
         ``var_names`` (made unique: 10x lists some symbols twice) and the Ensembl IDs stay in
         ``var["gene_ids"]``.
+    max_nonzeros_in_memory
+        An ``.h5ad`` whose sparse ``X`` stores more values than this is opened backed
+        (``X`` stays on disk and is read in row chunks by the streamed preprocessing);
+        ``None`` always loads it. 10x ``.h5`` files are always loaded whole.
 
     Returns
     -------
-    The AnnData object, fully loaded in memory.
+    The AnnData object, loaded in memory or backed (read-only).
 
     Raises
     ------
@@ -65,6 +71,15 @@ def read_cells(path: str | Path) -> ad.AnnData:
     try:
         if path.suffix == ".h5":
             return _read_10x_h5(path)
+        stored = _stored_nonzeros(path)
+        if max_nonzeros_in_memory is not None and stored > max_nonzeros_in_memory:
+            logger.info(
+                "%s stores %d counts (more than %d): reading it from disk in chunks.",
+                path,
+                stored,
+                max_nonzeros_in_memory,
+            )
+            return ad.read_h5ad(path, backed="r")
         return ad.read_h5ad(path)
     except Exception as error:  # h5py and anndata raise many unrelated types here
         expected = (
@@ -78,6 +93,15 @@ def read_cells(path: str | Path) -> ad.AnnData:
         ) from error
 
 
+def _stored_nonzeros(path: Path) -> int:
+    """Values stored in ``X`` of an ``.h5ad`` (0 for a dense or missing ``X``)."""
+    with h5py.File(path, "r") as file:
+        matrix = file.get("X")
+        if isinstance(matrix, h5py.Group) and "data" in matrix:
+            return int(matrix["data"].shape[0])
+    return 0
+
+
 def _read_10x_h5(path: Path) -> ad.AnnData:
     import scanpy as sc
 
@@ -89,11 +113,38 @@ def _read_10x_h5(path: Path) -> ad.AnnData:
     return cells
 
 
+def is_on_disk(matrix) -> bool:
+    """Whether ``matrix`` is a sparse matrix read lazily from a backed ``.h5ad``."""
+    return isinstance(matrix, CSRDataset | CSCDataset)
+
+
+def row_blocks(matrix, block_size: int) -> Iterator[tuple[int, sp.csr_matrix]]:
+    """Yield ``(first_row, block)``: consecutive row blocks of a dense, sparse or backed
+    sparse matrix as CSR. A backed matrix is read one block at a time."""
+    if isinstance(matrix, CSCDataset):
+        raise InputError(
+            "the counts are stored column by column (CSC), which cannot be read in row chunks. "
+            "Re-save them as CSR: adata.X = scipy.sparse.csr_matrix(adata.X) before "
+            "adata.write_h5ad(), or analyse a file small enough to load."
+        )
+    for start in range(0, matrix.shape[0], block_size):
+        yield start, sp.csr_matrix(matrix[start : start + block_size], dtype=np.float32)
+
+
 def _stored_values(matrix) -> Iterator[np.ndarray]:
-    """Yield the explicitly stored values of a dense or sparse matrix in bounded slices."""
+    """Yield the explicitly stored values of a dense, sparse or backed matrix in slices."""
+    if is_on_disk(matrix):
+        rows = max(1, _SCAN_CHUNK * matrix.shape[0] // max(_stored_count(matrix), 1))
+        for _, block in row_blocks(matrix, rows):
+            yield block.data
+        return
     values = matrix.data if sp.issparse(matrix) else np.asarray(matrix).reshape(-1)
     for start in range(0, values.size, _SCAN_CHUNK):
         yield values[start : start + _SCAN_CHUNK]
+
+
+def _stored_count(matrix) -> int:
+    return int(matrix.group["data"].shape[0]) if is_on_disk(matrix) else int(matrix.size)
 
 
 def _count_matrix(adata: ad.AnnData, counts_layer: str | None):
@@ -154,7 +205,10 @@ def check_raw_counts(adata: ad.AnnData, counts_layer: str | None = None) -> None
 
 
 def _describe_non_integer(adata: ad.AnnData, matrix, where: str, maximum: float) -> str:
-    cell_totals = np.asarray(matrix.sum(axis=1)).ravel()
+    if is_on_disk(matrix):
+        _, cell_totals, _ = detection_counts(matrix)
+    else:
+        cell_totals = np.asarray(matrix.sum(axis=1)).ravel()
     spread = cell_totals.std() / max(cell_totals.mean(), 1e-12)
     if spread < 1e-3:
         looks_like = f"library-size normalised data (every cell sums to ~{cell_totals.mean():g})"
@@ -221,8 +275,23 @@ def check_enough_observations(
         )
 
 
+def detection_counts(matrix, block_size: int = 20_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Detected genes per cell, total counts per cell and detecting cells per gene of a
+    (possibly backed) counts matrix, read in row blocks."""
+    genes_per_cell, totals, cells_per_gene = [], [], np.zeros(matrix.shape[1], dtype=np.int64)
+    for _, block in row_blocks(matrix, block_size):
+        block.eliminate_zeros()
+        genes_per_cell.append(np.diff(block.indptr))
+        totals.append(np.asarray(block.sum(axis=1)).ravel())
+        cells_per_gene += np.bincount(block.indices, minlength=matrix.shape[1])
+    return np.concatenate(genes_per_cell), np.concatenate(totals), cells_per_gene
+
+
 def drop_empty_cells_and_genes(adata: ad.AnnData, counts_layer: str | None = None) -> ad.AnnData:
     """Remove cells and genes whose counts are all zero, logging how many went.
+
+    Data read backed from disk are checked but not subset (that would load them): the
+    streamed preprocessing removes empty cells and genes with its quality control.
 
     Raises
     ------
@@ -230,8 +299,11 @@ def drop_empty_cells_and_genes(adata: ad.AnnData, counts_layer: str | None = Non
         If no cell or no gene has any count.
     """
     matrix = _count_matrix(adata, counts_layer)
-    counts_per_cell = np.asarray((matrix > 0).sum(axis=1)).ravel()
-    counts_per_gene = np.asarray((matrix > 0).sum(axis=0)).ravel()
+    if is_on_disk(matrix):
+        counts_per_cell, _, counts_per_gene = detection_counts(matrix)
+    else:
+        counts_per_cell = np.asarray((matrix > 0).sum(axis=1)).ravel()
+        counts_per_gene = np.asarray((matrix > 0).sum(axis=0)).ravel()
     keep_cells, keep_genes = counts_per_cell > 0, counts_per_gene > 0
     if not keep_cells.any() or not keep_genes.any():
         raise InputError(
@@ -240,6 +312,8 @@ def drop_empty_cells_and_genes(adata: ad.AnnData, counts_layer: str | None = Non
         )
     n_cells_dropped = int((~keep_cells).sum())
     n_genes_dropped = int((~keep_genes).sum())
+    if is_on_disk(matrix):
+        return adata
     if n_cells_dropped or n_genes_dropped:
         logger.info(
             "Dropped %d all-zero cells and %d all-zero genes; %d cells x %d genes remain.",

@@ -82,6 +82,7 @@ def plot_batch_umaps(
         UNCORRECTED,
         n_neighbors=umap_options["umap_neighbors"],
         min_dist=umap_options["umap_min_dist"],
+        max_cells=umap_options["umap_max_cells"],
         random_state=random_state,
     )
     return umap_grid(

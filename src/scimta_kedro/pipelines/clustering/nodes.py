@@ -41,6 +41,7 @@ def assign_clusters(
         keys.LATENT,
         n_neighbors=options["umap_neighbors"],
         min_dist=options["umap_min_dist"],
+        max_cells=options["umap_max_cells"],
         random_state=random_state,
     )
     return clustered

@@ -11,6 +11,7 @@ from scimta_kedro.core import keys, simulate
 from scimta_kedro.core.batches import check_batches
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
 from scimta_kedro.core.run_info import recorded_column
+from scimta_kedro.core.streamed import preprocess_backed
 from scimta_kedro.core.validate import check_enough_observations, read_cells, validate_counts
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ def load_cells(input_path: str | None, options: dict[str, Any], random_state: in
     """Read ``input_path``, or simulate cells with known groups when it is empty."""
     if input_path:
         logger.info("Reading %s", input_path)
-        return read_cells(input_path)
+        return read_cells(input_path, options["in_memory_max_nonzeros"])
     logger.info("No input_path given: simulating cells (%s).", options["simulation"])
     config = simulate.SimulationConfig(**options["simulation"], random_state=random_state)
     return simulate.simulate_counts(config)
@@ -69,9 +70,13 @@ def validate_cells(
 def preprocess_cells(
     validated_cells: ad.AnnData, options: dict[str, Any], random_state: int
 ) -> ad.AnnData:
-    """QC, normalisation, HVGs, scaling and PCA; raw counts kept in ``layers['counts']``."""
+    """QC, normalisation, HVGs, scaling and PCA; raw counts kept in ``layers['counts']``.
+
+    Data read backed (larger than ``in_memory_max_nonzeros``) are processed in row chunks.
+    """
     config = PreprocessConfig(**options["preprocessing"], random_state=random_state)
-    return preprocess_counts(
+    preprocess = preprocess_backed if validated_cells.isbacked else preprocess_counts
+    return preprocess(
         validated_cells,
         config,
         counts_layer=options["counts_layer"],
