@@ -36,6 +36,18 @@ def run_measured(command: list[str], cwd: Path) -> tuple[subprocess.CompletedPro
     return result, wall, usage.ru_maxrss / 1024**2
 
 
+def scratch_project(workdir: Path) -> Path:
+    """A fresh copy of the project's configuration under ``workdir/project``; its root."""
+    project = workdir / "project"
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
+    shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir()
+    (project / "src").mkdir()  # the package itself is the installed one
+    return project
+
+
 def kedro_run_in_scratch_project(
     workdir: Path,
     parameters: str = "",
@@ -47,13 +59,7 @@ def kedro_run_in_scratch_project(
     Returns the copy's root, the wall time (s) and the peak RSS (GiB). Raises with the end of
     the log if the run fails.
     """
-    project = workdir / "project"
-    shutil.rmtree(project, ignore_errors=True)
-    project.mkdir(parents=True)
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
-    shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir()
-    (project / "src").mkdir()  # the package itself is the installed one
+    project = scratch_project(workdir)
     command = [KEDRO, "run", *extra_arguments] + (["--params", parameters] if parameters else [])
     result, wall, rss = run_measured(command, project)
     if result.returncode != 0:

@@ -1,0 +1,195 @@
+"""Scale benchmark: the default analysis at 10k to 1.3M simulated cells, stage by stage.
+
+For each size, simulated 10x-like counts (20k genes, ~2.4k UMIs and ~1.9k detected genes per
+cell, ~90% zeros, 10 planted groups; ``core.simulate`` with the ``sparse`` sampler, written
+chunk by chunk and cached in ``--cache-dir``) go through the project's own pipelines, each a
+``kedro run --pipeline <stage>`` in its own process of a scratch copy of the project (wall
+time and peak RSS from ``wait4``; the stages hand over their ``.h5ad`` files as in a user's
+run): ``data_processing``, ``graph_construction`` (cell and gene graphs), ``training`` and
+``clustering`` (final labels, UMAP of at most 50k cells, metrics).
+
+scanpy's standard pipeline on the same preprocessed cells is the user's alternative:
+``sc.pp.pca`` (50 components) on the same ``X``, ``sc.pp.neighbors`` (15) and Leiden
+(igraph, resolution 1), in its own process. Our preprocessing is shared, so the comparison is
+our graph + training + clustering against scanpy's PCA + neighbours + Leiden.
+
+ARI against the planted groups checks that accuracy holds with scale. Exponents ``b`` of
+``time ~ cells^b`` and ``RSS ~ cells^b`` are least-squares fits on log-log over the sizes.
+
+Usage::
+
+    .venv/bin/python benchmarks/scale.py [--cells 10000 100000 300000 1300000]
+        [--cache-dir data/scale_benchmark] [--output benchmarks/results/scale.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scratch_project import KEDRO, PROJECT_ROOT, run_measured, scratch_project
+
+STAGES = ("data_processing", "graph_construction", "training", "clustering")
+LABEL_KEY = "cell_type"
+
+
+def simulation(n_cells: int):
+    from scimta_kedro.core.simulate import SimulationConfig
+
+    return SimulationConfig(
+        n_cells=n_cells,
+        n_genes=20000,
+        n_groups=10,
+        genes_per_programme=100,
+        de_log_fold=1.0,
+        library_log_mean=8.0,
+        dropout_midpoint=-3.0,
+        sampler="sparse",
+    )
+
+
+def simulated_file(n_cells: int, cache_dir: Path) -> Path:
+    from scimta_kedro.core.simulate import write_simulated_h5ad
+
+    path = cache_dir / f"simulated_{n_cells}.h5ad"
+    if not path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        write_simulated_h5ad(simulation(n_cells), path)
+        print(f"simulated {n_cells} cells in {time.perf_counter() - start:.0f} s", flush=True)
+    return path
+
+
+def scanpy_worker(preprocessed: Path, output: Path) -> None:
+    """scanpy's PCA, neighbours and Leiden on our preprocessed cells; writes ARI and clusters."""
+    import anndata as ad
+    import scanpy as sc
+    from sklearn.metrics import adjusted_rand_score
+
+    cells = ad.read_h5ad(preprocessed)
+    for layer in list(cells.layers):
+        del cells.layers[layer]  # scanpy's pipeline reads X only
+    sc.pp.pca(cells, n_comps=50, random_state=0)
+    sc.pp.neighbors(cells, n_neighbors=15, random_state=0)
+    sc.tl.leiden(cells, resolution=1.0, flavor="igraph", n_iterations=2, random_state=0)
+    labels = cells.obs["leiden"].to_numpy()
+    output.write_text(
+        json.dumps(
+            {
+                "ari": adjusted_rand_score(cells.obs[LABEL_KEY], labels),
+                "clusters": int(np.unique(labels).size),
+            }
+        )
+    )
+
+
+def measure_size(n_cells: int, cache_dir: Path, workdir: Path) -> dict:
+    from sklearn.metrics import adjusted_rand_score
+
+    path = simulated_file(n_cells, cache_dir)
+    project = scratch_project(workdir)
+    parameters = f"input_path={path},label_key={LABEL_KEY}"
+    row: dict = {"cells": n_cells}
+    for stage in STAGES:
+        command = [KEDRO, "run", "--pipeline", stage, "--params", parameters]
+        result, wall, rss = run_measured(command, project)
+        if result.returncode != 0:
+            raise RuntimeError(f"{stage} failed at {n_cells} cells:\n{result.stdout[-4000:]}")
+        row[stage] = {"wall_s": wall, "rss_gib": rss}
+        print(n_cells, stage, f"{wall:.0f} s", f"{rss:.2f} GiB", flush=True)
+
+    import anndata as ad
+
+    clustered = ad.read_h5ad(project / "data/07_model_output/clustered_cells.h5ad", backed="r")
+    labels = clustered.obs["scimta_cluster"].to_numpy()
+    row["ari"] = adjusted_rand_score(clustered.obs[LABEL_KEY], labels)
+    row["clusters"] = int(np.unique(labels).size)
+    row["cells_after_qc"] = int(clustered.n_obs)
+
+    output = workdir / "scanpy.json"
+    preprocessed = project / "data/02_intermediate/preprocessed_cells.h5ad"
+    command = [sys.executable, __file__, "--scanpy-worker", str(preprocessed), str(output)]
+    result, wall, rss = run_measured(command, Path(__file__).parent)
+    if result.returncode != 0:
+        raise RuntimeError(f"scanpy failed at {n_cells} cells:\n{result.stdout[-4000:]}")
+    row["scanpy"] = {"wall_s": wall, "rss_gib": rss, **json.loads(output.read_text())}
+    print(n_cells, "scanpy", row["scanpy"], flush=True)
+    return row
+
+
+def exponent(sizes: list[int], values: list[float]) -> float:
+    if len(sizes) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        "Wall time (s) and peak RSS (GiB) of each `kedro run --pipeline <stage>`:",
+        "",
+        "| cells | " + " | ".join(STAGES) + " | total | scanpy PCA+neighbours+Leiden "
+        "| ours after preprocessing / scanpy | ARI ours | ARI scanpy | clusters ours/scanpy |",
+        "|---" * (len(STAGES) + 7) + "|",
+    ]
+    for row in rows:
+        stages = [row[stage] for stage in STAGES]
+        total = sum(stage["wall_s"] for stage in stages)
+        after_preprocessing = total - row["data_processing"]["wall_s"]
+        scanpy = row["scanpy"]
+        cells = " | ".join(f"{s['wall_s']:.0f} s / {s['rss_gib']:.2f}" for s in stages)
+        lines.append(
+            f"| {row['cells']} | {cells} | {total:.0f} s / {max(s['rss_gib'] for s in stages):.2f}"
+            f" | {scanpy['wall_s']:.0f} s / {scanpy['rss_gib']:.2f}"
+            f" | {after_preprocessing / scanpy['wall_s']:.2f}"
+            f" | {row['ari']:.3f} | {scanpy['ari']:.3f}"
+            f" | {row['clusters']}/{scanpy['clusters']} |"
+        )
+    sizes = [row["cells"] for row in rows]
+    lines += [
+        "",
+        "Fitted exponents b of cost ~ cells^b over these sizes:",
+        "",
+        "| stage | time | peak RSS |",
+        "|---|---|---|",
+    ]
+    for stage in (*STAGES, "scanpy"):
+        times = [row[stage]["wall_s"] for row in rows]
+        memory = [row[stage]["rss_gib"] for row in rows]
+        lines.append(f"| {stage} | {exponent(sizes, times):.2f} | {exponent(sizes, memory):.2f} |")
+    totals = [sum(row[stage]["wall_s"] for stage in STAGES) for row in rows]
+    lines.append(f"| total | {exponent(sizes, totals):.2f} | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--scanpy-worker":
+        scanpy_worker(Path(sys.argv[2]), Path(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cells", type=int, nargs="+", default=[10000, 100000, 300000, 1300000])
+    parser.add_argument("--cache-dir", type=Path, default=PROJECT_ROOT / "data/scale_benchmark")
+    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/scale.md")
+    arguments = parser.parse_args()
+    os.environ["DO_NOT_TRACK"] = "1"
+    rows = []
+    for n_cells in arguments.cells:
+        with tempfile.TemporaryDirectory(prefix="scimta-scale-") as folder:
+            rows.append(measure_size(n_cells, arguments.cache_dir, Path(folder)))
+        (arguments.output.with_suffix(".json")).write_text(json.dumps(rows, indent=2))
+    text = markdown(rows)
+    command = " ".join(["--cells", *map(str, arguments.cells)])
+    arguments.output.write_text(
+        f"Command: `.venv/bin/python benchmarks/scale.py {command}`  \n"
+        f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n{text}"
+    )
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
