@@ -1,3 +1,4 @@
+import h5py
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -90,6 +91,8 @@ def test_written_file_equals_the_simulation_in_memory(tmp_path):
     assert (written.layers[PRE_DROPOUT_LAYER] != in_memory.layers[PRE_DROPOUT_LAYER]).nnz == 0
     assert written.obs.equals(in_memory.obs) and written.var.equals(in_memory.var)
     assert not (tmp_path / "cells.h5ad.partial").exists()
+    with h5py.File(path) as file:  # room for more than 2^31 counts
+        assert file["X/indptr"].dtype == np.int64
 
 
 def test_sparse_sampler_draws_the_same_model_as_the_exact_one():

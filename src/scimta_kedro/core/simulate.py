@@ -264,6 +264,8 @@ def write_simulated_h5ad(config: SimulationConfig, path: str | Path, progress: b
                 parts.append((file["layers"], PRE_DROPOUT_LAYER, pre_dropout))
             for group, name, block in parts:
                 if index == 0:
+                    # A 32-bit indptr cannot grow past 2^31 stored counts (~1M 10x cells).
+                    block.indptr = block.indptr.astype(np.int64)
                     write_elem(group, name, block)
                 else:
                     sparse_dataset(group[name]).append(block)
