@@ -20,6 +20,7 @@ Usage::
 
     .venv/bin/python benchmarks/scale.py [--cells 10000 100000 300000 1300000]
         [--cache-dir data/scale_benchmark] [--output benchmarks/results/scale.md]
+        [--keep-other-sizes]
 """
 
 from __future__ import annotations
@@ -175,18 +176,29 @@ def main() -> None:
     parser.add_argument("--cells", type=int, nargs="+", default=[10000, 100000, 300000, 1300000])
     parser.add_argument("--cache-dir", type=Path, default=PROJECT_ROOT / "data/scale_benchmark")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/scale.md")
+    parser.add_argument(
+        "--keep-other-sizes",
+        action="store_true",
+        help="keep the rows of other sizes already in the results (one size per command)",
+    )
     arguments = parser.parse_args()
     os.environ["DO_NOT_TRACK"] = "1"
-    rows = []
+    results = arguments.output.with_suffix(".json")
+    rows = (
+        json.loads(results.read_text()) if arguments.keep_other_sizes and results.exists() else []
+    )
     for n_cells in arguments.cells:
         with tempfile.TemporaryDirectory(prefix="scimta-scale-") as folder:
-            rows.append(measure_size(n_cells, arguments.cache_dir, Path(folder)))
-        (arguments.output.with_suffix(".json")).write_text(json.dumps(rows, indent=2))
+            row = measure_size(n_cells, arguments.cache_dir, Path(folder))
+        row["date"] = time.strftime("%Y-%m-%d %H:%M")
+        rows = sorted([r for r in rows if r["cells"] != n_cells] + [row], key=lambda r: r["cells"])
+        results.write_text(json.dumps(rows, indent=2))
     text = markdown(rows)
-    command = " ".join(["--cells", *map(str, arguments.cells)])
     arguments.output.write_text(
-        f"Command: `.venv/bin/python benchmarks/scale.py {command}`  \n"
-        f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n{text}"
+        "Command: `.venv/bin/python benchmarks/scale.py` (sizes measured one command at a time "
+        "with `--cells N --keep-other-sizes` keep the others' rows)  \n"
+        f"Machine: {os.cpu_count()} cores; measured {', '.join(r['date'] for r in rows)}\n\n"
+        f"{text}"
     )
     print(text)
 

@@ -219,6 +219,37 @@ def test_a_users_file_with_its_own_label_column(tmp_path_factory):
     assert summary["label_key"] == "annotation" and "ari" in summary
 
 
+def test_large_data_path_runs_the_whole_analysis(tmp_path_factory):
+    """The 1.3M-cell code path at a small size: the file read backed and preprocessed in
+    chunks, mini-batch training on subgraphs and a UMAP of sampled cells."""
+    root = make_project_copy(tmp_path_factory.mktemp("large_path_project"))
+    cells = simulate_counts(
+        SimulationConfig(
+            n_cells=400, n_genes=300, n_groups=3, genes_per_programme=30, de_log_fold=2.0
+        )
+    )
+    cells.write_h5ad(root / "cells.h5ad")
+    parameters = ",".join(
+        [
+            f"input_path={root / 'cells.h5ad'}",
+            "label_key=cell_type",
+            "data_processing.in_memory_max_nonzeros=0",
+            "data_processing.preprocessing.chunk_cells=64",
+            "training.max_cells_per_step=150",
+            "training.pretrain_epochs=40",
+            "clustering.umap_max_cells=250",
+        ]
+    )
+    assert_succeeded(run_kedro(root, "--params", parameters))
+    preprocessed = ad.read_h5ad(root / PREPROCESSED)
+    assert sp.issparse(preprocessed.X)  # the streamed path: scaled but not centred, not dense
+    clustered = ad.read_h5ad(root / CLUSTERED)
+    assert np.isfinite(clustered.obsm["X_umap"]).all(axis=1).sum() == 250
+    summary = json.loads((root / SUMMARY).read_text())
+    assert summary["ari"] > 0.8
+    assert (root / INTERPRETED).exists() and (root / IMPUTED).exists()
+
+
 def test_walkthrough_notebook_runs_top_to_bottom_on_the_finished_run(default_run):
     notebook = nbformat.read(PROJECT_ROOT / "notebooks" / "walkthrough.ipynb", as_version=4)
     (default_run / "notebooks").mkdir(exist_ok=True)
