@@ -156,6 +156,7 @@ def preprocess_backed(
         config,
         batch_key,
     )
+    del sample_counts  # all genes of up to hvg_sample_cells cells: free before loading
     is_hvg = hvg_table["highly_variable"].to_numpy()
     hvg_columns = np.flatnonzero(keep_genes)[is_hvg]
     logger.info(
