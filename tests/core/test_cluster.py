@@ -34,3 +34,29 @@ def test_umap_of_few_cells_lays_out_all_of_them():
     umap_of_embedding(cells, "X_latent", n_neighbors=10, max_cells=100)
     assert np.isfinite(cells.obsm["X_umap"]).all()
     assert "connectivities" in cells.obsp
+
+
+def test_leiden_on_a_graph_gives_scanpys_labels():
+    import scanpy as sc
+    import scipy.sparse as sp
+
+    from scimta_kedro.core.cluster import leiden_on_graph
+    from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
+
+    cells = _cells(300)
+    graph = build_ppmi_graph(cells.obsm["X_latent"], GraphConfig(n_neighbors=10))
+    for resolution in (0.5, 2.0):
+        holder = ad.AnnData(obs={"index": np.arange(300).astype(str)})
+        sc.tl.leiden(
+            holder,
+            adjacency=sp.csr_matrix(graph.ppmi),
+            resolution=resolution,
+            random_state=3,
+            flavor="igraph",
+            n_iterations=2,
+            directed=False,
+        )
+        np.testing.assert_array_equal(
+            leiden_on_graph(graph.ppmi, resolution=resolution, random_state=3),
+            holder.obs["leiden"].astype(int).to_numpy(),
+        )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import anndata as ad
+import igraph as ig
 import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
+from scanpy._utils.random import set_igraph_random_state  # sc.tl.leiden's seeding (pinned)
 from sklearn.cluster import KMeans
 
 
@@ -35,19 +37,26 @@ def leiden_on_graph(
 ) -> np.ndarray:
     """Leiden clusters (igraph, modularity) of a weighted undirected sparse graph ``(N, N)``.
 
+    The same graph, call and random generator as ``sc.tl.leiden(flavor="igraph",
+    n_iterations=2)``, so the labels are scanpy's; but the edge list goes to igraph as one
+    array instead of a Python list of pairs, which held ~110 bytes per stored entry (11 GB
+    for a 1.3M-cell PPMI graph).
+
     Returns integer labels ``(N,)``.
     """
-    holder = ad.AnnData(obs={"index": np.arange(adjacency.shape[0]).astype(str)})
-    sc.tl.leiden(
-        holder,
-        adjacency=sp.csr_matrix(adjacency),
-        resolution=resolution,
-        random_state=random_state,
-        flavor="igraph",
-        n_iterations=2,
-        directed=False,
-    )
-    return holder.obs["leiden"].astype(int).to_numpy()
+    coo = sp.coo_matrix(adjacency)
+    stored = coo.data != 0
+    graph = ig.Graph(n=coo.shape[0], directed=False)
+    graph.add_edges(np.column_stack([coo.row[stored], coo.col[stored]]))
+    graph.es["weight"] = coo.data[stored].astype(np.float64)
+    with set_igraph_random_state(random_state):
+        partition = graph.community_leiden(
+            objective_function="modularity",
+            weights="weight",
+            resolution=resolution,
+            n_iterations=2,
+        )
+    return np.asarray(partition.membership)
 
 
 def kmeans_centres(embedding: np.ndarray, n_clusters: int, random_state: int = 0) -> np.ndarray:
