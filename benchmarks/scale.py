@@ -197,7 +197,7 @@ def main() -> None:
     arguments.output.write_text(
         "Command: `.venv/bin/python benchmarks/scale.py` (sizes measured one command at a time "
         "with `--cells N --keep-other-sizes` keep the others' rows)  \n"
-        f"Machine: {os.cpu_count()} cores; measured {', '.join(r['date'] for r in rows)}\n\n"
+        f"Machine: {os.cpu_count()} cores; measured {', '.join(r.get('date', '?') for r in rows)}\n\n"
         f"{text}"
     )
     print(text)
