@@ -92,3 +92,12 @@ def test_column_stored_counts_on_disk_get_a_clear_error(tmp_path):
     cells.write_h5ad(path)
     with pytest.raises(InputError, match="CSR"):
         validate_counts(ad.read_h5ad(path, backed="r"), n_neighbors=5)
+
+
+def test_a_backed_file_without_any_count_is_rejected(tmp_path):
+    cells = simulate_counts(SimulationConfig(n_cells=60, n_genes=80, n_groups=2))
+    cells.X = sp.csr_matrix(cells.shape, dtype=np.float32)
+    path = tmp_path / "zeros.h5ad"
+    cells.write_h5ad(path)
+    with pytest.raises(InputError, match="only zero counts"):
+        validate_counts(read_cells(path, -1), n_neighbors=5)

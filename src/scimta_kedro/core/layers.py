@@ -23,7 +23,7 @@ def to_sparse_tensor(matrix: sp.spmatrix) -> tf.SparseTensor:
     return tf.sparse.reorder(tensor)
 
 
-def propagate(adjacency, dense):
+def adjacency_product(adjacency, dense):
     """``adjacency @ dense`` for a sparse or dense ``adjacency`` (rows x nodes).
 
     A ``tf.SparseTensor`` is multiplied with TensorFlow's CSR kernel, several times faster
@@ -98,9 +98,9 @@ class GraphConvSkip(keras.layers.Layer):
         """
         # A X W in the cheaper order: the sparse product then has min(F, units) columns.
         if features.shape[-1] is not None and features.shape[-1] < self.units:
-            output = ops.matmul(propagate(adjacency, features), self.kernel)
+            output = ops.matmul(adjacency_product(adjacency, features), self.kernel)
         else:
-            output = propagate(adjacency, ops.matmul(features, self.kernel))
+            output = adjacency_product(adjacency, ops.matmul(features, self.kernel))
         output = output + ops.matmul(own_features, self.skip_kernel)
         if self.bias is not None:
             output = output + self.bias

@@ -105,11 +105,8 @@ class SubgraphSampler:
         self._cells_of_part = np.split(order, boundaries)
         self._full_row_sums = np.asarray(self._connectivities.sum(axis=1)).ravel()
 
-    @property
-    def is_whole_graph(self) -> bool:
-        return self._whole is not None
-
     def sample(self) -> Subgraph:
+        """A random subgraph, or the same whole-graph object every time when unpartitioned."""
         if self._whole is not None:
             return self._whole
         chosen, n_chosen = [], 0

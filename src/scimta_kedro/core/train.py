@@ -24,7 +24,7 @@ from .likelihoods import (
     zero_inflated_negative_binomial_nll,
 )
 from .model import GraphAutoencoder
-from .subgraphs import SubgraphSampler, partition_cells
+from .subgraphs import Subgraph, SubgraphSampler, partition_cells
 
 logger = logging.getLogger(__name__)
 
@@ -177,13 +177,8 @@ class _Trainer:
         self.subgraphs = SubgraphSampler(
             data.connectivities, data.edges, parts, config.max_cells_per_step, self.rng
         )
-        self.whole_graph = None
-        if self.subgraphs.is_whole_graph:
-            self.whole_graph = {
-                "features": tf.constant(self.features),
-                "adjacency": to_sparse_tensor(self.connectivities),
-                "sampler": _EdgeSampler(data.edges, config.edge_samples_per_node, self.rng),
-            }
+        # Below max_cells_per_step every step gets the same (whole) graph: built once.
+        self._last_graph: tuple[Subgraph, dict] | None = None
         self.batch_one_hot = (
             batch_one_hot(data.batches)
             if data.batches is not None
@@ -205,25 +200,13 @@ class _Trainer:
         batch of the cells, batch x n_batches, zero columns without batches) and ``target``
         (the DEC target rows of the (sub)graph's cells, 0 x 0 when ``target`` is ``None``).
         """
-        if self.whole_graph is not None:
-            graph, members = self.whole_graph, None
-            sampler = graph["sampler"]
-        else:
-            subgraph = self.subgraphs.sample()
-            members = subgraph.cells
-            graph = {
-                "features": tf.constant(self.features[members]),
-                "adjacency": to_sparse_tensor(subgraph.connectivities),
-            }
-            sampler = _EdgeSampler(subgraph.edges, self.config.edge_samples_per_node, self.rng)
-        pairs, labels = sampler.sample()
-        n_members = self.n_cells if members is None else members.size
-        batch_size = min(self.config.expression_batch_size, n_members)
-        cells = np.sort(self.rng.choice(n_members, batch_size, replace=False)).astype(np.int32)
-        rows = cells if members is None else members[cells]
-        target = np.zeros((0, 0)) if target is None else np.asarray(target)
-        if members is not None and target.size:
-            target = target[members]
+        subgraph, graph = self._step_graph()
+        pairs, labels = graph["sampler"].sample()
+        members = subgraph.cells
+        batch_size = min(self.config.expression_batch_size, members.size)
+        cells = np.sort(self.rng.choice(members.size, batch_size, replace=False)).astype(np.int32)
+        rows = members[cells]
+        target = np.zeros((0, 0)) if target is None else np.asarray(target)[members]
         return {
             "features": graph["features"],
             "adjacency": graph["adjacency"],
@@ -235,6 +218,19 @@ class _Trainer:
             "batch": self.batch_one_hot[rows],
             "target": target.astype(np.float32),
         }
+
+    def _step_graph(self) -> tuple[Subgraph, dict]:
+        """This step's subgraph with its encoder input, adjacency tensor and edge sampler."""
+        subgraph = self.subgraphs.sample()
+        if self._last_graph is not None and self._last_graph[0] is subgraph:
+            return self._last_graph
+        graph = {
+            "features": tf.constant(self.features[subgraph.cells]),
+            "adjacency": to_sparse_tensor(subgraph.connectivities),
+            "sampler": _EdgeSampler(subgraph.edges, self.config.edge_samples_per_node, self.rng),
+        }
+        self._last_graph = (subgraph, graph)
+        return self._last_graph
 
     def step_signature(self) -> dict:
         """Shapes and types of :meth:`sample`'s output, with the numbers of cells unknown."""
@@ -310,9 +306,6 @@ class _Trainer:
 
     def embed(self, model: GraphAutoencoder) -> np.ndarray:
         """Latent codes of all cells (inference on the whole graph)."""
-        if self.whole_graph is not None:
-            graph = self.whole_graph
-            return model.encode(graph["features"], graph["adjacency"], training=False).numpy()
         return model.encode_in_row_blocks(self.features, self.connectivities)
 
 

@@ -29,6 +29,10 @@ class InputError(ValueError):
 
 
 READABLE_SUFFIXES = (".h5ad", ".h5")
+_ALL_ZERO = (
+    "every cell (or every gene) has only zero counts, so nothing is left to analyse. "
+    "Check that the file holds counts and not an empty placeholder matrix."
+)
 
 
 def read_cells(path: str | Path, max_nonzeros_in_memory: int | None = None) -> ad.AnnData:
@@ -200,15 +204,14 @@ def check_raw_counts(adata: ad.AnnData, counts_layer: str | None = None) -> None
             )
         maximum = max(maximum, float(values.max()))
         non_integer = non_integer or bool(np.any(values != np.floor(values)))
+    if maximum == 0:
+        raise InputError(_ALL_ZERO)
     if non_integer:
         raise InputError(_describe_non_integer(adata, matrix, where, maximum))
 
 
 def _describe_non_integer(adata: ad.AnnData, matrix, where: str, maximum: float) -> str:
-    if is_on_disk(matrix):
-        _, cell_totals, _ = detection_counts(matrix)
-    else:
-        cell_totals = np.asarray(matrix.sum(axis=1)).ravel()
+    cell_totals = _cell_totals(matrix)
     spread = cell_totals.std() / max(cell_totals.mean(), 1e-12)
     if spread < 1e-3:
         looks_like = f"library-size normalised data (every cell sums to ~{cell_totals.mean():g})"
@@ -275,23 +278,22 @@ def check_enough_observations(
         )
 
 
-def detection_counts(matrix, block_size: int = 20_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Detected genes per cell, total counts per cell and detecting cells per gene of a
-    (possibly backed) counts matrix, read in row blocks."""
-    genes_per_cell, totals, cells_per_gene = [], [], np.zeros(matrix.shape[1], dtype=np.int64)
-    for _, block in row_blocks(matrix, block_size):
-        block.eliminate_zeros()
-        genes_per_cell.append(np.diff(block.indptr))
-        totals.append(np.asarray(block.sum(axis=1)).ravel())
-        cells_per_gene += np.bincount(block.indices, minlength=matrix.shape[1])
-    return np.concatenate(genes_per_cell), np.concatenate(totals), cells_per_gene
+def _cell_totals(matrix) -> np.ndarray:
+    """Total counts per cell of a dense, sparse or backed matrix (backed: in row blocks)."""
+    if not is_on_disk(matrix):
+        return np.asarray(matrix.sum(axis=1)).ravel()
+    return np.concatenate(
+        [np.asarray(block.sum(axis=1)).ravel() for _, block in row_blocks(matrix, 20_000)]
+    )
 
 
 def drop_empty_cells_and_genes(adata: ad.AnnData, counts_layer: str | None = None) -> ad.AnnData:
     """Remove cells and genes whose counts are all zero, logging how many went.
 
-    Data read backed from disk are checked but not subset (that would load them): the
-    streamed preprocessing removes empty cells and genes with its quality control.
+    Data read backed from disk are left as they are (subsetting would load them, and a pass
+    over the file only for this would repeat one): the streamed preprocessing's quality
+    control removes their empty cells and genes, and :func:`check_raw_counts` has already
+    rejected a matrix without any count.
 
     Raises
     ------
@@ -300,20 +302,14 @@ def drop_empty_cells_and_genes(adata: ad.AnnData, counts_layer: str | None = Non
     """
     matrix = _count_matrix(adata, counts_layer)
     if is_on_disk(matrix):
-        counts_per_cell, _, counts_per_gene = detection_counts(matrix)
-    else:
-        counts_per_cell = np.asarray((matrix > 0).sum(axis=1)).ravel()
-        counts_per_gene = np.asarray((matrix > 0).sum(axis=0)).ravel()
+        return adata
+    counts_per_cell = np.asarray((matrix > 0).sum(axis=1)).ravel()
+    counts_per_gene = np.asarray((matrix > 0).sum(axis=0)).ravel()
     keep_cells, keep_genes = counts_per_cell > 0, counts_per_gene > 0
     if not keep_cells.any() or not keep_genes.any():
-        raise InputError(
-            "every cell (or every gene) has only zero counts, so nothing is left to analyse. "
-            "Check that the file holds counts and not an empty placeholder matrix."
-        )
+        raise InputError(_ALL_ZERO)
     n_cells_dropped = int((~keep_cells).sum())
     n_genes_dropped = int((~keep_genes).sum())
-    if is_on_disk(matrix):
-        return adata
     if n_cells_dropped or n_genes_dropped:
         logger.info(
             "Dropped %d all-zero cells and %d all-zero genes; %d cells x %d genes remain.",
