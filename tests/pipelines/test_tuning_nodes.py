@@ -43,7 +43,8 @@ def test_wrong_labels_give_the_same_pick_and_only_change_the_report(labelled_cel
     wrong.obs["cell_type"] = np.random.default_rng(0).permutation(wrong.obs["cell_type"].to_numpy())
     best_wrong, trials_wrong, _, _ = _tune(wrong)
     assert best == best_wrong
-    np.testing.assert_allclose(trials["value"], trials_wrong["value"])
+    # float32 training: equal up to summation order, as the same-seed training test allows
+    np.testing.assert_allclose(trials["value"], trials_wrong["value"], rtol=1e-6)
     assert trials["ari"].max() > 0.8 > trials_wrong["ari"].max()
 
 
