@@ -53,7 +53,7 @@ class ImputationConfig:
         Cells decoded at once; bounds the dense working memory to ``batch_size x genes``.
     """
 
-    min_detection_probability: float = 0.1
+    min_detection_probability: float = 0.01
     value: str = "detected"
     smoothing_steps: int = 1
     target_sum: float = 1e4

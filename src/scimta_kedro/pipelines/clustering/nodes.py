@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from scimta_kedro.core import keys
+from scimta_kedro.core.annotated import shallow_copy
 from scimta_kedro.core.cluster import relabel_by_size, umap_of_embedding
 from scimta_kedro.core.metrics import clustering_scores
 from scimta_kedro.core.plots import umap_figure
@@ -29,7 +30,7 @@ def assign_clusters(
 ) -> ad.AnnData:
     """Clusters from the DEC soft assignments (renumbered by size), latent space and UMAP."""
     check_same_cells(preprocessed_cells, embedded_cells, ("preprocessed_cells", "embedded_cells"))
-    clustered = preprocessed_cells.copy()
+    clustered = shallow_copy(preprocessed_cells)
     for key in (keys.LATENT, keys.SOFT_ASSIGNMENT):
         clustered.obsm[key] = embedded_cells.obsm[key]
     clustered.obs[keys.INITIAL_CLUSTER] = embedded_cells.obs[keys.INITIAL_CLUSTER].to_numpy()

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core import communities, keys
+from scimta_kedro.core.annotated import shallow_copy
 from scimta_kedro.core.plots import community_heatmap, top_genes_dotplot
 from scimta_kedro.core.preprocess import LOG_LAYER
 from scimta_kedro.core.simulate import NO_PROGRAMME, PROGRAMME_KEY
@@ -82,7 +83,7 @@ def link_communities_to_clusters(
     top_genes = communities.top_genes_per_community(gene_communities, options["n_top_genes"])
     characterisation = communities.characterise_clusters(table, top_genes, options["fdr"])
 
-    interpreted = clustered_cells.copy()
+    interpreted = shallow_copy(clustered_cells)
     interpreted.X = interpreted.layers.pop(LOG_LAYER)
     categories = [str(community) for community in range(labels.max() + 1)]
     interpreted.var[keys.GENE_COMMUNITY] = pd.Categorical(labels.astype(str), categories=categories)
