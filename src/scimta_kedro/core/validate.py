@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 import scipy.sparse as sp
 from anndata.abc import CSCDataset, CSRDataset
+from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,13 @@ def _stored_values(matrix) -> Iterator[np.ndarray]:
     """Yield the explicitly stored values of a dense, sparse or backed matrix in slices."""
     if is_on_disk(matrix):
         rows = max(1, _SCAN_CHUNK * matrix.shape[0] // max(_stored_count(matrix), 1))
-        for _, block in row_blocks(matrix, rows):
+        blocks = tqdm(
+            row_blocks(matrix, rows),
+            total=-(-matrix.shape[0] // rows),
+            desc="checking counts",
+            unit="chunk",
+        )
+        for _, block in blocks:
             yield block.data
         return
     values = matrix.data if sp.issparse(matrix) else np.asarray(matrix).reshape(-1)
