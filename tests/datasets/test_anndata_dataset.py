@@ -50,3 +50,39 @@ def test_save_args_are_passed_on(tmp_path, small_counts):
     dataset.save(small_counts)
     assert dataset.load().shape == small_counts.shape
     assert "gzip" in str(dataset)
+
+
+def _annotated_cells(small_counts):
+    cells = small_counts.copy()
+    cells.layers["counts"] = cells.X.copy()
+    cells.layers["log_normalized"] = cells.X.copy()
+    cells.obsm["X_pca"] = np.ones((cells.n_obs, 3), dtype=np.float32)
+    cells.uns["scimta"] = {"label_key": "cell_type"}
+    return cells
+
+
+def test_reading_only_some_matrices_keeps_every_annotation(tmp_path, small_counts):
+    cells = _annotated_cells(small_counts)
+    path = str(tmp_path / "cells.h5ad")
+    AnnDataDataset(filepath=path).save(cells)
+    annotations = AnnDataDataset(filepath=path, matrices=[]).load()
+    assert annotations.X is None and not annotations.layers
+    assert annotations.shape == cells.shape
+    assert list(annotations.obs["cell_type"]) == list(cells.obs["cell_type"])
+    np.testing.assert_array_equal(annotations.obsm["X_pca"], cells.obsm["X_pca"])
+    assert annotations.uns["scimta"] == {"label_key": "cell_type"}
+    counts = AnnDataDataset(filepath=path, matrices=["X", "layers/counts"]).load()
+    assert set(counts.layers) == {"counts"}
+    assert (counts.layers["counts"] != cells.layers["counts"]).nnz == 0
+    assert (counts.X != cells.X).nnz == 0
+
+
+def test_a_partial_reader_cannot_save_or_read_what_is_missing(tmp_path, small_counts):
+    path = str(tmp_path / "cells.h5ad")
+    AnnDataDataset(filepath=path).save(small_counts)
+    with pytest.raises(DatasetError, match="has no 'layers/counts'"):
+        AnnDataDataset(filepath=path, matrices=["layers/counts"]).load()
+    with pytest.raises(DatasetError, match="cannot save it"):
+        AnnDataDataset(filepath=path, matrices=[]).save(small_counts)
+    with pytest.raises(DatasetError, match="is not 'X' or '<group>/<name>'"):
+        AnnDataDataset(filepath=path, matrices=["obsm"])

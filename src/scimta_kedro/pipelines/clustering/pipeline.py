@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=assign_clusters,
                 inputs=[
-                    "preprocessed_cells",
+                    "preprocessed_cells@anndata",
                     "embedded_cells",
                     "params:clustering",
                     "params:random_state",

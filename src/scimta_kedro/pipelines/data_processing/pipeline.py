@@ -30,7 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=preprocess_cells,
                 inputs=["validated_cells", "params:data_processing", "params:random_state"],
-                outputs="preprocessed_cells",
+                outputs="preprocessed_cells@anndata",
                 name="preprocess_cells_node",
             ),
         ]

@@ -16,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=find_gene_communities,
                 inputs=[
-                    "preprocessed_cells",
+                    "preprocessed_cells@anndata",
                     "gene_graph",
                     "params:gene_communities",
                     "params:random_state",

@@ -10,14 +10,18 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=build_cell_graph,
-                inputs=["preprocessed_cells", "params:graph_construction", "params:random_state"],
+                inputs=[
+                    "preprocessed_cells@annotations",
+                    "params:graph_construction",
+                    "params:random_state",
+                ],
                 outputs="cell_graph",
                 name="build_cell_graph_node",
             ),
             Node(
                 func=build_gene_graph,
                 inputs=[
-                    "preprocessed_cells",
+                    "preprocessed_cells@annotations",
                     "params:graph_construction.gene_graph",
                     "params:random_state",
                 ],

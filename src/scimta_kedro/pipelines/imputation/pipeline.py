@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=impute_cells,
                 inputs={
-                    "preprocessed_cells": "preprocessed_cells",
+                    "preprocessed_cells": "preprocessed_cells@anndata",
                     "embedded_cells": "embedded_cells",
                     "cell_graph": "cell_graph",
                     "scimta_model": "scimta_model",

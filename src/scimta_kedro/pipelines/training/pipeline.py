@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=train_model,
                 inputs=[
-                    "preprocessed_cells",
+                    "preprocessed_cells@counts",
                     "cell_graph",
                     "params:training",
                     "params:random_state",

@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=tune_hyperparameters,
                 inputs={
-                    "preprocessed_cells": "preprocessed_cells",
+                    "preprocessed_cells": "preprocessed_cells@counts",
                     "tuning_options": "params:tuning",
                     "graph_options": "params:graph_construction",
                     "training_options": "params:training",
