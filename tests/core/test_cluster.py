@@ -1,5 +1,6 @@
 import anndata as ad
 import numpy as np
+import pytest
 
 from scimta_kedro.core.cluster import umap_of_embedding
 from scimta_kedro.core.plots import umap_figure
@@ -36,27 +37,49 @@ def test_umap_of_few_cells_lays_out_all_of_them():
     assert "connectivities" in cells.obsp
 
 
-def test_leiden_on_a_graph_gives_scanpys_labels():
+def test_leiden_on_a_graph_optimises_scanpys_modularity():
+    import igraph as ig
     import scanpy as sc
     import scipy.sparse as sp
+    from sklearn.metrics import adjusted_rand_score
 
     from scimta_kedro.core.cluster import leiden_on_graph
     from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
 
     cells = _cells(300)
     graph = build_ppmi_graph(cells.obsm["X_latent"], GraphConfig(n_neighbors=10))
+    # scanpy's igraph graph: every stored entry an edge (both directions, self loops once).
+    coo = sp.coo_matrix(graph.connectivities)
+    doubled = ig.Graph(n=300, edges=list(zip(coo.row, coo.col, strict=True)), directed=False)
+    once = sp.triu(graph.connectivities, format="coo")
+    single = ig.Graph(n=300, edges=list(zip(once.row, once.col, strict=True)), directed=False)
+    single_weights = np.where(once.row == once.col, once.data / 2, once.data)
     for resolution in (0.5, 2.0):
         holder = ad.AnnData(obs={"index": np.arange(300).astype(str)})
         sc.tl.leiden(
             holder,
-            adjacency=sp.csr_matrix(graph.ppmi),
+            adjacency=sp.csr_matrix(graph.connectivities),
             resolution=resolution,
             random_state=3,
             flavor="igraph",
             n_iterations=2,
             directed=False,
         )
+        theirs = holder.obs["leiden"].astype(int).to_numpy()
+        ours = leiden_on_graph(graph.connectivities, resolution=resolution, random_state=3)
+        # Same objective: any partition has the same modularity on both graphs.
+        for labels in (theirs, ours):
+            assert single.modularity(
+                labels, weights=single_weights, resolution=resolution
+            ) == pytest.approx(
+                doubled.modularity(labels, weights=coo.data, resolution=resolution), rel=1e-9
+            )
+        quality = single.modularity(ours, weights=single_weights, resolution=resolution)
+        assert (
+            quality
+            >= single.modularity(theirs, weights=single_weights, resolution=resolution) - 0.01
+        )
+        assert adjusted_rand_score(theirs, ours) > 0.8
         np.testing.assert_array_equal(
-            leiden_on_graph(graph.ppmi, resolution=resolution, random_state=3),
-            holder.obs["leiden"].astype(int).to_numpy(),
+            ours, leiden_on_graph(graph.connectivities, resolution=resolution, random_state=3)
         )

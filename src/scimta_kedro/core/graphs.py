@@ -285,22 +285,31 @@ def ppmi(cooccurrence: sp.csr_matrix) -> sp.csr_matrix:
     matrix = sp.csr_matrix(row_normalize(matrix))
     row_sums = np.asarray(matrix.sum(axis=1)).ravel()
     column_sums = np.asarray(matrix.sum(axis=0)).ravel()
-    total = row_sums.sum()
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    matrix.data = np.log(total * matrix.data / (row_sums[rows] * column_sums[matrix.indices]))
-    matrix.data[matrix.data < 0] = 0.0
+    # In place, one temporary of the size of the data at a time (a 1.3M-cell graph stores
+    # ~65M co-occurrences).
+    data = matrix.data
+    data *= row_sums.sum()
+    data /= np.repeat(row_sums, np.diff(matrix.indptr))
+    data /= column_sums[matrix.indices]
+    np.log(data, out=data)
+    data[data < 0] = 0.0
     matrix.eliminate_zeros()
     return matrix.astype(np.float32)
 
 
 def symmetric_normalize(weights: sp.csr_matrix, self_loops: bool = True) -> sp.csr_matrix:
     """``D^-1/2 (W + I) D^-1/2`` for a symmetric non-negative ``W`` (GCN propagation)."""
+    weights = sp.csr_matrix(weights, dtype=np.float32)
     if self_loops:
-        weights = weights + sp.eye_array(weights.shape[0], dtype=weights.dtype, format="csr")
+        weights = weights + sp.eye_array(weights.shape[0], dtype=np.float32, format="csr")
+    else:
+        weights = weights.copy()
     degrees = np.asarray(weights.sum(axis=1)).ravel()
     inverse_sqrt = np.divide(1.0, np.sqrt(degrees), out=np.zeros_like(degrees), where=degrees > 0)
-    scaling = sp.diags_array(inverse_sqrt.astype(weights.dtype))
-    return sp.csr_matrix(scaling @ weights @ scaling, dtype=np.float32)
+    # Scaled in place, entry by entry, rather than by two sparse products (two more copies).
+    weights.data *= np.repeat(inverse_sqrt, np.diff(weights.indptr))
+    weights.data *= inverse_sqrt[weights.indices]
+    return weights
 
 
 def build_ppmi_graph(
@@ -333,9 +342,10 @@ def build_ppmi_graph(
         config.max_entries_per_row,
     )
     knn = knn_adjacency(embedding, config, batches if config.batch_balanced else None)
-    cooccurrence = random_surf(knn, config)
-    ppmi_weights = ppmi(cooccurrence)
-    symmetric = sp.csr_matrix((ppmi_weights + ppmi_weights.T) / 2.0, dtype=np.float32)
+    ppmi_weights = ppmi(random_surf(knn, config))
+    symmetric = sp.csr_matrix(ppmi_weights + ppmi_weights.T, dtype=np.float32)
+    del ppmi_weights
+    symmetric.data *= 0.5
     connectivities = symmetric_normalize(symmetric)
     logger.info(
         "Graph built: %d kNN edges, %d PPMI edges (%.1f per row).",
