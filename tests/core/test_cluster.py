@@ -83,3 +83,12 @@ def test_leiden_on_a_graph_optimises_scanpys_modularity():
         np.testing.assert_array_equal(
             ours, leiden_on_graph(graph.connectivities, resolution=resolution, random_state=3)
         )
+
+
+def test_label_centroids_are_the_mean_of_each_cluster():
+    from scimta_kedro.core.cluster import label_centroids
+
+    embedding = np.array([[0.0, 0.0], [2.0, 2.0], [10.0, 0.0], [4.0, 4.0]])
+    np.testing.assert_allclose(
+        label_centroids(embedding, np.array([5, 5, 1, 5])), [[10.0, 0.0], [2.0, 2.0]]
+    )

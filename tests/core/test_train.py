@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from scimta_kedro.core.cluster import kmeans_centres, label_centroids
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 
 from ..simulated import FAST
@@ -44,6 +45,22 @@ def test_a_fixed_number_of_clusters_is_used(planted):
         TrainingConfig(**{**FAST, "pretrain_epochs": 5, "finetune_epochs": 2}, n_clusters=5),
     )
     assert result.soft_assignment.shape[1] == 5
+
+
+def test_dec_starts_from_the_leiden_centroids_or_from_kmeans(planted):
+    pretrained_only = {**FAST, "finetune_epochs": 0}
+    auto = train_graph_autoencoder(planted[1], TrainingConfig(**pretrained_only))
+    # No fine-tuning step: the latent space is the pretrained one the centres were taken on.
+    np.testing.assert_allclose(
+        auto.model.clustering.centres.numpy(),
+        label_centroids(auto.latent, auto.initial_labels),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    given = train_graph_autoencoder(planted[1], TrainingConfig(**pretrained_only, n_clusters=4))
+    np.testing.assert_allclose(
+        given.model.clustering.centres.numpy(), kmeans_centres(given.latent, 4), rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize("bad", [1, "many", 2.5])

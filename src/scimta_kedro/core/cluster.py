@@ -76,6 +76,14 @@ def kmeans_centres(embedding: np.ndarray, n_clusters: int, random_state: int = 0
     return kmeans.fit(embedding).cluster_centers_.astype(np.float32)
 
 
+def label_centroids(embedding: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean of each cluster's rows ``(n_labels, d)``, clusters in sorted label order."""
+    values, codes = np.unique(labels, return_inverse=True)
+    sums = np.zeros((values.size, embedding.shape[1]), dtype=np.float64)
+    np.add.at(sums, codes.ravel(), embedding)
+    return (sums / np.bincount(codes.ravel())[:, None]).astype(np.float32)
+
+
 def relabel_by_size(labels: np.ndarray) -> np.ndarray:
     """Renumber labels 0..K-1 from the largest cluster down (ties: smaller old label first)."""
     values, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)

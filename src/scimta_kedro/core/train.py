@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import ops
 from tqdm.auto import tqdm
 
-from .cluster import kmeans_centres, leiden_on_graph
+from .cluster import kmeans_centres, label_centroids, leiden_on_graph
 from .layers import to_sparse_tensor
 from .likelihoods import (
     batch_mmd_penalty,
@@ -332,8 +332,9 @@ def train_graph_autoencoder(
     """Pretrain on edge and count reconstruction, then fine-tune with the DEC loss.
 
     The number of clusters is ``config.n_clusters``, or for ``"auto"`` the number of Leiden
-    clusters of the cell graph (``data.edges``); DEC centres start at KMeans centres of the
-    pretrained latent space. Fine-tuning
+    clusters of the cell graph (``data.edges``). DEC centres start at the Leiden clusters'
+    centroids in the pretrained latent space (``"auto"``) or at KMeans centres (a given
+    number). Fine-tuning
     stops early when fewer than ``label_change_tolerance`` of the cells change cluster between
     two target updates (as in DEC). Labels are never used.
 
@@ -389,7 +390,14 @@ def train_graph_autoencoder(
             "Leiden found a single cluster in the cell graph; raise "
             "training.leiden_resolution or set training.n_clusters explicitly."
         )
-    model = model.with_clustering(kmeans_centres(latent, n_clusters, config.random_state))
+    # With k from Leiden, DEC starts from that partition's centroids (as DESC starts from
+    # Louvain's): KMeans would cut the large cell types of imbalanced data into equal parts.
+    centres = (
+        label_centroids(latent, initial_labels)
+        if config.n_clusters == "auto"
+        else kmeans_centres(latent, n_clusters, config.random_state)
+    )
+    model = model.with_clustering(centres)
     latent, soft_assignment = _finetune(model, trainer, config, history, on_epoch_end)
     return TrainingResult(
         model=model,
