@@ -183,6 +183,11 @@ def _nearest_neighbours(
         return search.kneighbors(queries, return_distance=False)
     from pynndescent import NNDescent
 
+    logger.info(
+        "Approximate %d nearest neighbours of %d rows (pynndescent).",
+        k,
+        reference.shape[0] if queries is None else queries.shape[0],
+    )
     index = NNDescent(
         reference,
         n_neighbors=min(k + 1, reference.shape[0] - 1),

@@ -179,5 +179,12 @@ def preprocess_backed(
     cells.layers[LOG_LAYER] = cells.X.copy()
     cells.X = _sparse_scaled(cells.X, config.max_scale_value)
     n_pcs = min(config.n_pcs, cells.n_obs - 1, cells.n_vars - 1)
+    # ARPACK iterates without a progress report: say that the run is in this step.
+    logger.info(
+        "PCA (%d components) of %d cells x %d genes, sparse and implicitly centred.",
+        n_pcs,
+        cells.n_obs,
+        cells.n_vars,
+    )
     sc.pp.pca(cells, n_comps=n_pcs, zero_center=True, random_state=config.random_state)
     return cells

@@ -372,6 +372,11 @@ def train_graph_autoencoder(
             on_epoch_end("pretrain", epoch, {name: float(v) for name, v in losses.items()})
 
     latent = trainer.embed(model)
+    logger.info(
+        "Leiden on the cell graph (%d cells, %d stored edges).",
+        data.edges.shape[0],
+        data.edges.nnz,
+    )
     # Leiden on the graph itself: Leiden on the kNN graph of a continuous latent space
     # splits it into many more clusters than there are cell groups.
     initial_labels = leiden_on_graph(
