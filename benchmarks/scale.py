@@ -189,7 +189,7 @@ def main() -> None:
     )
     for n_cells in arguments.cells:
         with tempfile.TemporaryDirectory(prefix="scimta-scale-") as folder:
-            row = measure_size(n_cells, arguments.cache_dir, Path(folder))
+            row = measure_size(n_cells, arguments.cache_dir.resolve(), Path(folder))
         row["date"] = time.strftime("%Y-%m-%d %H:%M")
         rows = sorted([r for r in rows if r["cells"] != n_cells] + [row], key=lambda r: r["cells"])
         results.write_text(json.dumps(rows, indent=2))
