@@ -154,17 +154,23 @@ def markdown(rows: list[dict]) -> str:
     sizes = [row["cells"] for row in rows]
     lines += [
         "",
-        "Fitted exponents b of cost ~ cells^b over these sizes:",
+        "Exponents b of cost ~ cells^b: fitted over all these sizes, and the slope between the"
+        " two largest (fixed costs weigh less there):",
         "",
-        "| stage | time | peak RSS |",
-        "|---|---|---|",
+        "| stage | time (fit) | peak RSS (fit) | time (two largest) | peak RSS (two largest) |",
+        "|---|---|---|---|---|",
     ]
-    for stage in (*STAGES, "scanpy"):
-        times = [row[stage]["wall_s"] for row in rows]
-        memory = [row[stage]["rss_gib"] for row in rows]
-        lines.append(f"| {stage} | {exponent(sizes, times):.2f} | {exponent(sizes, memory):.2f} |")
-    totals = [sum(row[stage]["wall_s"] for stage in STAGES) for row in rows]
-    lines.append(f"| total | {exponent(sizes, totals):.2f} | |")
+    for stage in (*STAGES, "scanpy", "total"):
+        if stage == "total":
+            times = [sum(row[s]["wall_s"] for s in STAGES) for row in rows]
+            memory = [max(row[s]["rss_gib"] for s in STAGES) for row in rows]
+        else:
+            times = [row[stage]["wall_s"] for row in rows]
+            memory = [row[stage]["rss_gib"] for row in rows]
+        lines.append(
+            f"| {stage} | {exponent(sizes, times):.2f} | {exponent(sizes, memory):.2f}"
+            f" | {exponent(sizes[-2:], times[-2:]):.2f} | {exponent(sizes[-2:], memory[-2:]):.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -173,7 +179,7 @@ def main() -> None:
         scanpy_worker(Path(sys.argv[2]), Path(sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cells", type=int, nargs="+", default=[10000, 100000, 300000, 1300000])
+    parser.add_argument("--cells", type=int, nargs="*", default=[10000, 100000, 300000, 1300000])
     parser.add_argument("--cache-dir", type=Path, default=PROJECT_ROOT / "data/scale_benchmark")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/scale.md")
     parser.add_argument(
@@ -181,13 +187,20 @@ def main() -> None:
         action="store_true",
         help="keep the rows of other sizes already in the results (one size per command)",
     )
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="measure nothing: rewrite the markdown table from the JSON results",
+    )
     arguments = parser.parse_args()
     os.environ["DO_NOT_TRACK"] = "1"
     results = arguments.output.with_suffix(".json")
     rows = (
-        json.loads(results.read_text()) if arguments.keep_other_sizes and results.exists() else []
+        json.loads(results.read_text())
+        if (arguments.keep_other_sizes or arguments.table_only) and results.exists()
+        else []
     )
-    for n_cells in arguments.cells:
+    for n_cells in [] if arguments.table_only else arguments.cells:
         with tempfile.TemporaryDirectory(prefix="scimta-scale-") as folder:
             row = measure_size(n_cells, arguments.cache_dir.resolve(), Path(folder))
         row["date"] = time.strftime("%Y-%m-%d %H:%M")
