@@ -119,3 +119,31 @@ def test_too_few_rows_for_k_is_a_clear_error(points):
 def test_invalid_graph_parameters_are_rejected(overrides):
     with pytest.raises(ValueError):
         GraphConfig(**overrides)
+
+
+def _top_entries_row_by_row(matrix: sp.csr_matrix, max_entries: int) -> np.ndarray:
+    dense = matrix.toarray()
+    pruned = np.zeros_like(dense)
+    for row, values in enumerate(dense):
+        stored = np.flatnonzero(values)
+        # Largest first; among equal values the lower column (a stable sort of -value).
+        kept = stored[np.argsort(-values[stored], kind="stable")[:max_entries]]
+        pruned[row, kept] = values[kept]
+    return pruned
+
+
+def test_keep_top_entries_equals_a_row_by_row_selection_with_ties():
+    rng = np.random.default_rng(4)
+    # Values from a small set, so that many rows hold ties at their cut-off.
+    dense = rng.integers(0, 4, size=(60, 80)).astype(np.float32) * (rng.random((60, 80)) < 0.5)
+    matrix = sp.csr_matrix(dense)
+    pruned = keep_top_entries_per_row(matrix, 7)
+    np.testing.assert_array_equal(pruned.toarray(), _top_entries_row_by_row(matrix, 7))
+    assert pruned.has_sorted_indices
+    assert np.diff(pruned.indptr).max() == 7
+
+
+def test_keep_top_entries_refuses_negative_values():
+    matrix = sp.csr_matrix(np.array([[1.0, -2.0, 3.0]]))
+    with pytest.raises(ValueError, match="non-negative"):
+        keep_top_entries_per_row(matrix, 2)

@@ -223,21 +223,31 @@ def row_normalize(matrix: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def keep_top_entries_per_row(matrix: sp.csr_matrix, max_entries: int) -> sp.csr_matrix:
-    """Keep the ``max_entries`` largest values of each row (ties: lower column first)."""
+    """Keep the ``max_entries`` largest values of each row of a non-negative matrix.
+
+    Values are ranked at float32 precision; ties keep the lower column first.
+    """
     matrix = sp.csr_matrix(matrix)
     row_lengths = np.diff(matrix.indptr)
     if row_lengths.max(initial=0) <= max_entries:
         return matrix
-    row_of_entry = np.repeat(np.arange(matrix.shape[0]), row_lengths)
+    if matrix.data.min() < 0:
+        raise ValueError("keep_top_entries_per_row ranks non-negative values only.")
     matrix.sort_indices()
-    order = np.lexsort((-matrix.data, row_of_entry))
-    rank_in_row = np.arange(order.size) - matrix.indptr[row_of_entry[order]]
-    kept = np.sort(order[rank_in_row < max_entries])
-    pruned = sp.csr_matrix(
-        (matrix.data[kept], (row_of_entry[kept], matrix.indices[kept])), shape=matrix.shape
+    # Non-negative float32 values order as their bit patterns, so one integer key sorts by
+    # row, then by decreasing value: a single stable argsort, 4x faster than the two-key
+    # lexsort on a 4096-row block of 900 entries per row (pruning dominates surfing).
+    value_bits = matrix.data.astype(np.float32).view(np.uint32).astype(np.uint64)
+    row_of_entry = np.repeat(np.arange(matrix.shape[0], dtype=np.uint64), row_lengths)
+    order = np.argsort(
+        (row_of_entry << np.uint64(32)) | (np.uint64(0xFFFFFFFF) - value_bits), kind="stable"
     )
-    pruned.sort_indices()
-    return pruned
+    rank_in_row = np.arange(order.size) - matrix.indptr[row_of_entry[order].astype(np.intp)]
+    # Kept in storage order: rows stay in order and columns sorted within each row.
+    kept = np.sort(order[rank_in_row < max_entries])
+    indptr = np.zeros(matrix.shape[0] + 1, dtype=matrix.indptr.dtype)
+    np.cumsum(np.minimum(row_lengths, max_entries), out=indptr[1:])
+    return sp.csr_matrix((matrix.data[kept], matrix.indices[kept], indptr), shape=matrix.shape)
 
 
 def random_surf(adjacency: sp.csr_matrix, config: GraphConfig) -> sp.csr_matrix:
