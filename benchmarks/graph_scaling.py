@@ -21,17 +21,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
+from scratch_project import PROJECT_ROOT, scaling_exponent
 
 from scimta_kedro.core.graphs import (
     GraphConfig,
     knn_adjacency,
     ppmi,
     random_surf,
+    symmetric_mean,
     symmetric_normalize,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STEPS = ("knn", "random_surf", "ppmi", "symmetrise_and_normalise")
 
 
@@ -58,17 +58,11 @@ def time_steps(n_cells: int) -> dict:
     seconds["ppmi"] = time.perf_counter() - start
     del cooccurrence
     start = time.perf_counter()
-    symmetric = sp.csr_matrix(weights + weights.T, dtype=np.float32)
-    symmetric.data *= 0.5
-    connectivities = symmetric_normalize(symmetric)
+    connectivities = symmetric_normalize(symmetric_mean(weights))
     seconds["symmetrise_and_normalise"] = time.perf_counter() - start
     row = {"cells": n_cells, "seconds": seconds, "edges": int(connectivities.nnz)}
     print(n_cells, {step: f"{value:.1f} s" for step, value in seconds.items()}, flush=True)
     return row
-
-
-def exponent(sizes: list[int], values: list[float]) -> float:
-    return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])
 
 
 def markdown(rows: list[dict]) -> str:
@@ -85,8 +79,8 @@ def markdown(rows: list[dict]) -> str:
         )
     if len(rows) > 1:
         sizes = [row["cells"] for row in rows]
-        fitted = [exponent(sizes, [row["seconds"][step] for row in rows]) for step in STEPS]
-        total = exponent(sizes, [sum(row["seconds"].values()) for row in rows])
+        fitted = [scaling_exponent(sizes, [row["seconds"][step] for row in rows]) for step in STEPS]
+        total = scaling_exponent(sizes, [sum(row["seconds"].values()) for row in rows])
         lines.append(
             "| exponent | " + " | ".join(f"{value:.2f}" for value in fitted) + f" | {total:.2f} | |"
         )

@@ -34,7 +34,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch_project import KEDRO, PROJECT_ROOT, run_measured, scratch_project
+from scratch_project import (
+    KEDRO,
+    PROJECT_ROOT,
+    run_measured,
+    scaling_exponent,
+    scratch_project,
+)
 
 STAGES = ("data_processing", "graph_construction", "training", "clustering")
 LABEL_KEY = "cell_type"
@@ -131,12 +137,6 @@ def measure_size(
     return row
 
 
-def exponent(sizes: list[int], values: list[float]) -> float:
-    if len(sizes) < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])
-
-
 def markdown(rows: list[dict]) -> str:
     lines = [
         "Wall time (s) and peak RSS (GiB) of each `kedro run --pipeline <stage>`:",
@@ -168,16 +168,23 @@ def markdown(rows: list[dict]) -> str:
         "| stage | time (fit) | peak RSS (fit) | time (two largest) | peak RSS (two largest) |",
         "|---|---|---|---|---|",
     ]
-    for stage in (*STAGES, "scanpy", "total"):
-        if stage == "total":
-            times = [sum(row[s]["wall_s"] for s in STAGES) for row in rows]
-            memory = [max(row[s]["rss_gib"] for s in STAGES) for row in rows]
-        else:
-            times = [row[stage]["wall_s"] for row in rows]
-            memory = [row[stage]["rss_gib"] for row in rows]
+    series = {
+        stage: (
+            [row[stage]["wall_s"] for row in rows],
+            [row[stage]["rss_gib"] for row in rows],
+        )
+        for stage in (*STAGES, "scanpy")
+    }
+    series["total"] = (
+        [sum(row[stage]["wall_s"] for stage in STAGES) for row in rows],
+        [max(row[stage]["rss_gib"] for stage in STAGES) for row in rows],
+    )
+    for stage, (times, memory) in series.items():
         lines.append(
-            f"| {stage} | {exponent(sizes, times):.2f} | {exponent(sizes, memory):.2f}"
-            f" | {exponent(sizes[-2:], times[-2:]):.2f} | {exponent(sizes[-2:], memory[-2:]):.2f} |"
+            f"| {stage} | {scaling_exponent(sizes, times):.2f}"
+            f" | {scaling_exponent(sizes, memory):.2f}"
+            f" | {scaling_exponent(sizes[-2:], times[-2:]):.2f}"
+            f" | {scaling_exponent(sizes[-2:], memory[-2:]):.2f} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,7 @@
 """Run the project's ``kedro run`` in a scratch copy, measuring wall time and peak RSS.
 
-Shared by the benchmark scripts: your ``data/`` and ``mlflow.db`` are never touched.
+Shared by the benchmark scripts: your ``data/`` and ``mlflow.db`` are never touched. Also the
+scaling fit the scale and speed benchmarks report.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
+
+
+def scaling_exponent(sizes, values) -> float:
+    """Exponent b of the least-squares fit ``value ~ size^b`` (log-log); NaN below two sizes."""
+    import numpy as np
+
+    if len(sizes) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])
 
 
 def run_measured(command: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float]:

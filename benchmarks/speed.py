@@ -36,7 +36,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from scratch_project import PROJECT_ROOT, run_measured  # noqa: E402
+from scratch_project import PROJECT_ROOT, run_measured, scaling_exponent  # noqa: E402
 
 METHODS = ("scIMTA", "dense reference", "scanpy")
 
@@ -140,7 +140,7 @@ def markdown(rows: list[dict], n_cells: int, epochs: dict[int, float]) -> str:
         )
     sizes = np.array(sorted(epochs))
     times = np.array([epochs[size] for size in sizes])
-    exponent = np.polyfit(np.log(sizes), np.log(times), 1)[0] if len(sizes) > 1 else np.nan
+    exponent = scaling_exponent(sizes, times)
     lines += [
         "",
         "scIMTA time per pretraining epoch (mean of epochs 10-30):",
