@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from scimta_kedro.core.cluster import kmeans_centres, leiden_on_graph
+from scimta_kedro.core.cluster import kmeans_labels, label_centroids, leiden_on_graph
 from scimta_kedro.core.graphs import GraphConfig, knn_adjacency
 from scimta_kedro.core.likelihoods import (
     clustering_kl_loss,
@@ -112,7 +112,9 @@ def train_dense(
         step(None)
     latent = model.encode(features, adjacency).numpy()
     n_clusters = int(np.unique(leiden_on_graph(ppmi, random_state=config.random_state)).size)
-    model = model.with_clustering(kmeans_centres(latent, n_clusters, config.random_state))
+    # The published method starts DEC from KMeans on the latent space.
+    start = kmeans_labels(latent, n_clusters, config.random_state)
+    model = model.with_clustering(label_centroids(latent, start))
     step = make_step(config.finetune_learning_rate)
     for epoch in tqdm(range(config.finetune_epochs), desc="dense DEC", mininterval=5):
         if epoch % config.target_update_interval == 0:

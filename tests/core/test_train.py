@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from scimta_kedro.core.cluster import kmeans_centres, label_centroids
+from scimta_kedro.core.cluster import kmeans_labels, label_centroids
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 
 from ..simulated import FAST
@@ -47,7 +47,7 @@ def test_a_fixed_number_of_clusters_is_used(planted):
     assert result.soft_assignment.shape[1] == 5
 
 
-def test_dec_starts_from_the_leiden_centroids_or_from_kmeans(planted):
+def test_dec_starts_from_leiden_or_from_kmeans_on_the_encoder_input(planted):
     pretrained_only = {**FAST, "finetune_epochs": 0}
     auto = train_graph_autoencoder(planted[1], TrainingConfig(**pretrained_only))
     # No fine-tuning step: the latent space is the pretrained one the centres were taken on.
@@ -58,9 +58,17 @@ def test_dec_starts_from_the_leiden_centroids_or_from_kmeans(planted):
         atol=1e-5,
     )
     given = train_graph_autoencoder(planted[1], TrainingConfig(**pretrained_only, n_clusters=4))
+    on_the_input = kmeans_labels(planted[1].features, 4)
+    np.testing.assert_array_equal(given.initial_labels, on_the_input)
     np.testing.assert_allclose(
-        given.model.clustering.centres.numpy(), kmeans_centres(given.latent, 4), rtol=1e-4
+        given.model.clustering.centres.numpy(),
+        label_centroids(given.latent, on_the_input),
+        rtol=1e-4,
+        atol=1e-5,
     )
+    # On this data KMeans on the latent space gives another partition: the test tells the
+    # two starts apart.
+    assert adjusted_rand_score(kmeans_labels(given.latent, 4), on_the_input) < 1.0
 
 
 @pytest.mark.parametrize("bad", [1, "many", 2.5])

@@ -66,14 +66,14 @@ def leiden_on_graph(
     return np.asarray(partition.membership)
 
 
-def kmeans_centres(embedding: np.ndarray, n_clusters: int, random_state: int = 0) -> np.ndarray:
-    """KMeans centres ``(n_clusters, d)``, the DEC initialisation."""
+def kmeans_labels(embedding: np.ndarray, n_clusters: int, random_state: int = 0) -> np.ndarray:
+    """KMeans (best of 10 seeded starts) cluster of each row of ``embedding``: ``(N,)``."""
     if n_clusters > embedding.shape[0]:
         raise ValueError(
             f"n_clusters={n_clusters} exceeds the {embedding.shape[0]} cells; lower n_clusters."
         )
     kmeans = KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state)
-    return kmeans.fit(embedding).cluster_centers_.astype(np.float32)
+    return kmeans.fit_predict(np.asarray(embedding, dtype=np.float32))
 
 
 def label_centroids(embedding: np.ndarray, labels: np.ndarray) -> np.ndarray:

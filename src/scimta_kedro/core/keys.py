@@ -3,7 +3,8 @@
 LATENT = "X_scimta"
 SOFT_ASSIGNMENT = "scimta_soft_assignment"
 CLUSTER = "scimta_cluster"
-INITIAL_CLUSTER = "scimta_leiden_init"
+# The partition DEC started from: Leiden (n_clusters "auto") or KMeans (a given number).
+INITIAL_CLUSTER = "scimta_initial_cluster"
 CONNECTIVITIES = "scimta_connectivities"
 PPMI = "scimta_ppmi"
 KNN = "scimta_knn"
