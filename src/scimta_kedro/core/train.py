@@ -390,9 +390,7 @@ def train_graph_autoencoder(
     )
 
 
-def _initial_partition(
-    data: GraphData, features: np.ndarray, config: TrainingConfig
-) -> np.ndarray:
+def _initial_partition(data: GraphData, features: np.ndarray, config: TrainingConfig) -> np.ndarray:
     """The partition whose latent centroids start DEC.
 
     With ``n_clusters: "auto"``, Leiden on the cell graph: Leiden on the kNN graph of a
