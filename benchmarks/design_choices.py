@@ -20,7 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import yaml  # noqa: E402
+from scratch_project import PROJECT_ROOT, default_parameters  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from scimta_kedro.core.cluster import leiden_on_embedding, leiden_on_graph  # noqa: E402
@@ -31,12 +31,6 @@ from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoe
 from scimta_kedro.core.validate import validate_counts  # noqa: E402
 from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config  # noqa: E402
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _parameters(name: str) -> dict:
-    return yaml.safe_load((PROJECT_ROOT / "conf/base" / f"parameters_{name}.yml").read_text())[name]
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -45,8 +39,11 @@ def main() -> None:
     )
     arguments = parser.parse_args()
 
-    processing, graph_options = _parameters("data_processing"), _parameters("graph_construction")
-    training = _parameters("training")
+    processing, graph_options = (
+        default_parameters("data_processing"),
+        default_parameters("graph_construction"),
+    )
+    training = default_parameters("training")
     cells = simulate_counts(SimulationConfig(**processing["simulation"], random_state=0))
     cells = validate_counts(cells, n_neighbors=graph_options["n_neighbors"])
     cells = preprocess_counts(cells, PreprocessConfig(**processing["preprocessing"]))

@@ -29,8 +29,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import anndata as ad  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-from scratch_project import PROJECT_ROOT, kedro_run_in_scratch_project  # noqa: E402
+from scratch_project import (  # noqa: E402
+    PROJECT_ROOT,
+    default_parameters,
+    kedro_run_in_scratch_project,
+)
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from scimta_kedro.core import communities  # noqa: E402
@@ -48,11 +51,6 @@ INTERPRETED = "data/07_model_output/interpreted_cells.h5ad"
 SUMMARY = "data/08_reporting/gene_communities_summary.json"
 
 
-def _parameters(pipeline: str) -> dict:
-    path = PROJECT_ROOT / "conf" / "base" / f"parameters_{pipeline}.yml"
-    return yaml.safe_load(path.read_text())[pipeline]
-
-
 def programme_recovery(planted: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
     """Gene-level ARI on programme genes, and how many programmes keep >= 90% of their genes
     in one community."""
@@ -66,8 +64,8 @@ def programme_recovery(planted: np.ndarray, labels: np.ndarray) -> tuple[float, 
 
 
 def graph_variants() -> list[str]:
-    processing = _parameters("data_processing")
-    defaults = _parameters("graph_construction")["gene_graph"]
+    processing = default_parameters("data_processing")
+    defaults = default_parameters("graph_construction")["gene_graph"]
     cells = simulate_counts(SimulationConfig(**processing["simulation"], random_state=0))
     cells = preprocess_counts(cells, PreprocessConfig(**processing["preprocessing"]))
     planted = cells.var[PROGRAMME_KEY].astype(str).to_numpy()

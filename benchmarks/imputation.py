@@ -48,11 +48,11 @@ import anndata as ad  # noqa: E402
 import numpy as np  # noqa: E402
 import scanpy as sc  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
-import yaml  # noqa: E402
 from scipy.stats import pearsonr, spearmanr  # noqa: E402
 from scratch_project import (  # noqa: E402
     KEDRO,
     PROJECT_ROOT,
+    default_parameters,
     kedro_run_in_scratch_project,
     labelled_datasets,
     run_measured,
@@ -72,9 +72,7 @@ DEFAULT_THRESHOLDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 
 def masked_input(dataset: Path, scratch: Path) -> tuple[Path, ad.AnnData]:
     """Write the masked counts of the kept cells x HVGs; return its path and the full counts."""
-    parameters = yaml.safe_load(
-        (PROJECT_ROOT / "conf/base/parameters_data_processing.yml").read_text()
-    )["data_processing"]
+    parameters = default_parameters("data_processing")
     cells = validate_counts(read_cells(dataset), n_neighbors=15)
     kept = preprocess_counts(cells, PreprocessConfig(**parameters["preprocessing"]))
     full = ad.AnnData(

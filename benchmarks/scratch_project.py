@@ -1,7 +1,7 @@
 """Run the project's ``kedro run`` in a scratch copy, measuring wall time and peak RSS.
 
 Shared by the benchmark scripts: your ``data/`` and ``mlflow.db`` are never touched. Also the
-scaling fit the scale and speed benchmarks report.
+scaling fit the scale and speed benchmarks report, and the project's default parameters.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
@@ -75,6 +77,12 @@ def kedro_run_in_scratch_project(
     if result.returncode != 0:
         raise RuntimeError(f"kedro run failed on {what}:\n{result.stdout[-4000:]}")
     return project, wall, rss
+
+
+def default_parameters(pipeline: str) -> dict:
+    """``params:<pipeline>`` as ``conf/base/parameters_<pipeline>.yml`` sets it."""
+    path = PROJECT_ROOT / "conf" / "base" / f"parameters_{pipeline}.yml"
+    return yaml.safe_load(path.read_text())[pipeline]
 
 
 def labelled_datasets(data_dir: Path, stems: list[str] | None = None) -> list[Path]:
