@@ -44,7 +44,9 @@ def sweep(dataset: Path, resolutions, seeds) -> list[dict]:
     preprocessing = default_parameters("data_processing")["preprocessing"]
     cells = validate_counts(read_cells(dataset), n_neighbors=graph_options["n_neighbors"])
     cells = preprocess_counts(cells, PreprocessConfig(**preprocessing, random_state=0))
-    graph = build_ppmi_graph(cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, 0))
+    graph = build_ppmi_graph(
+        cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, 0)
+    )
     labels = cells.obs[LABEL_KEY].to_numpy()
     true_k = int(np.unique(labels).size)
     rows = []
