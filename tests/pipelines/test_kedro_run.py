@@ -54,6 +54,11 @@ def test_default_run_writes_clustered_cells_and_summary(default_run):
     assert clustered.obsm["X_scimta"].shape == (clustered.n_obs, 8)
     assert clustered.obsm["X_umap"].shape == (clustered.n_obs, 2)
     assert clustered.obs["scimta_cluster"].nunique() >= 2
+    # n_clusters "auto": DEC started from the Leiden partition, one centre per cluster.
+    assert (
+        clustered.obs["scimta_initial_cluster"].nunique()
+        == clustered.obsm["scimta_soft_assignment"].shape[1]
+    )
     assert "counts" in clustered.layers
     summary = json.loads((default_run / SUMMARY).read_text())
     assert summary["label_key"] == "cell_type"  # simulated truth, for reporting only
