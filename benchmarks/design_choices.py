@@ -2,8 +2,9 @@
 
 Each variant changes one setting of the default model and reports the number of clusters and
 the ARI against the planted groups (labels only score; nothing is chosen with them), next to
-two graph-only references: scanpy-style Leiden on the PCA kNN graph, and Leiden on the PPMI
-cell graph the model reconstructs.
+three references without the model: scanpy-style Leiden on the PCA kNN graph, Leiden on the
+PPMI cell graph the model reconstructs, and KMeans with the planted number of groups on the
+PCs.
 
 Usage::
 
@@ -23,7 +24,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from scratch_project import PROJECT_ROOT, default_parameters  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from scimta_kedro.core.cluster import leiden_on_embedding, leiden_on_graph  # noqa: E402
+from scimta_kedro.core.cluster import (  # noqa: E402
+    kmeans_labels,
+    leiden_on_embedding,
+    leiden_on_graph,
+)
 from scimta_kedro.core.graphs import build_ppmi_graph  # noqa: E402
 from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts  # noqa: E402
 from scimta_kedro.core.simulate import LABEL_KEY, SimulationConfig, simulate_counts  # noqa: E402
@@ -64,6 +69,8 @@ def main() -> None:
         leiden_on_embedding(cells.obsm["X_pca"]),
     )
     report("Leiden on the PPMI cell graph (resolution 1.0)", leiden_on_graph(graph.ppmi))
+    n_groups = processing["simulation"]["n_groups"]
+    report(f"KMeans({n_groups}) on the 50 PCs", kmeans_labels(cells.obsm["X_pca"], n_groups))
 
     training.pop("encoder_input")  # each variant below names its own
     defaults = TrainingConfig(**{**training, "log_every": 10**9})
@@ -77,6 +84,11 @@ def main() -> None:
             replace(defaults, normalize_edge_decoder=False),
         ),
         ("likelihood: zinb", "X_pca", replace(defaults, likelihood="zinb")),
+        (
+            f"n_clusters: {n_groups} (the planted number; DEC starts from KMeans on the PCs)",
+            "X_pca",
+            replace(defaults, n_clusters=n_groups),
+        ),
     ]
     for name, encoder_input, config in variants:
         features = cells.X if encoder_input == "X" else cells.obsm[encoder_input]

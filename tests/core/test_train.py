@@ -71,6 +71,18 @@ def test_dec_starts_from_leiden_or_from_kmeans_on_the_encoder_input(planted):
     assert adjusted_rand_score(kmeans_labels(given.latent, 4), on_the_input) < 1.0
 
 
+def test_more_clusters_than_cells_is_refused_before_training(planted):
+    n_cells = planted[1].features.shape[0]
+    history = []
+    with pytest.raises(ValueError, match=f"n_clusters={n_cells + 1} exceeds the {n_cells} cells"):
+        train_graph_autoencoder(
+            planted[1],
+            TrainingConfig(**FAST, n_clusters=n_cells + 1),
+            on_epoch_end=lambda *step: history.append(step),
+        )
+    assert history == []  # no epoch ran
+
+
 @pytest.mark.parametrize("bad", [1, "many", 2.5])
 def test_invalid_cluster_numbers_are_rejected(bad):
     with pytest.raises(ValueError, match="n_clusters"):

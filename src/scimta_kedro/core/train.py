@@ -334,8 +334,8 @@ def train_graph_autoencoder(
     The number of clusters is ``config.n_clusters``, or for ``"auto"`` the number of Leiden
     clusters of the cell graph (``data.edges``). DEC centres start at the pretrained latent
     centroids of those Leiden clusters (``"auto"``) or of KMeans clusters of the encoder input
-    (a given number). Fine-tuning stops early when fewer than ``label_change_tolerance`` of the cells change cluster between
-    two target updates (as in DEC). Labels are never used.
+    (a given number). Fine-tuning stops early when fewer than ``label_change_tolerance`` of
+    the cells change cluster between two target updates (as in DEC). Labels are never used.
 
     ``on_epoch_end(phase, epoch, losses)``, if given, is called after every epoch of both
     phases (``"pretrain"``, ``"finetune"``) with the epoch's losses as floats; an exception it
@@ -346,6 +346,13 @@ def train_graph_autoencoder(
     of ``expression_batch_size`` cells and scores ``2 * edge_samples_per_node`` node pairs
     per cell of its (sub)graph.
     """
+    n_cells = data.features.shape[0]
+    if config.n_clusters != "auto" and config.n_clusters > n_cells:
+        # Checked before pretraining, which would otherwise run for nothing.
+        raise ValueError(
+            f"training.n_clusters={config.n_clusters} exceeds the {n_cells} cells; lower it "
+            "or use n_clusters: auto."
+        )
     keras.utils.set_random_seed(config.random_state)
     trainer = _Trainer(data, config)
     model = GraphAutoencoder(
