@@ -43,10 +43,14 @@ from scratch_project import (
 LABEL_KEY = "cell_type"
 
 
-def scimta(dataset: Path, workdir: Path, n_clusters: int | None = None, seed: int = 0) -> dict:
+def scimta(
+    dataset: Path, workdir: Path, n_clusters: int | None = None, seed: int = 0, extra: str = ""
+) -> dict:
     parameters = f"input_path={dataset},label_key={LABEL_KEY},random_state={seed}"
     if n_clusters is not None:
         parameters += f",training.n_clusters={n_clusters}"
+    if extra:
+        parameters += f",{extra}"
     project, wall, rss = kedro_run_in_scratch_project(workdir, parameters, dataset.name)
     summary = json.loads((project / "data/08_reporting/cluster_summary.json").read_text())
     return {
@@ -161,19 +165,26 @@ def _true_k(dataset: Path) -> int:
     return int(ad.read_h5ad(dataset, backed="r").obs[LABEL_KEY].nunique())
 
 
-def _methods(dataset: Path, scratch: Path, given_k: bool, seed: int) -> list:
+def _methods(
+    dataset: Path, scratch: Path, given_k: bool, seed: int, *, extra: str, ours_only: bool
+) -> list:
     """Ours and the anchors: at their defaults, or (``given_k``) all told the true k."""
     if not given_k:
-        return [
-            ("scimta-kedro (default)", lambda: scimta(dataset, scratch, seed=seed)),
+        methods = [
+            ("scimta-kedro (default)", lambda: scimta(dataset, scratch, seed=seed, extra=extra)),
             ("scanpy Leiden r=1.0", lambda: scanpy_baseline(dataset, seed=seed)),
         ]
-    k = _true_k(dataset)
-    return [
-        ("scimta-kedro (k given)", lambda: scimta(dataset, scratch, n_clusters=k, seed=seed)),
-        ("scanpy Leiden bisected to k", lambda: scanpy_baseline(dataset, "bisect", k, seed)),
-        ("KMeans(k) on 50 PCs", lambda: scanpy_baseline(dataset, "kmeans", k, seed)),
-    ]
+    else:
+        k = _true_k(dataset)
+        methods = [
+            (
+                "scimta-kedro (k given)",
+                lambda: scimta(dataset, scratch, n_clusters=k, seed=seed, extra=extra),
+            ),
+            ("scanpy Leiden bisected to k", lambda: scanpy_baseline(dataset, "bisect", k, seed)),
+            ("KMeans(k) on 50 PCs", lambda: scanpy_baseline(dataset, "kmeans", k, seed)),
+        ]
+    return methods[:1] if ours_only else methods
 
 
 def main() -> None:
@@ -193,8 +204,19 @@ def main() -> None:
         default=[0],
         help="random_state of every method; each (dataset, method) runs once per seed",
     )
+    parser.add_argument(
+        "--params",
+        default="",
+        help="extra kedro --params for ours only, to measure a candidate default "
+        "(e.g. training.target_frequency_exponent=0.5); give --output with it",
+    )
+    parser.add_argument("--ours-only", action="store_true", help="skip the anchors")
     parser.add_argument("--output", type=Path, default=None)
     arguments = parser.parse_args()
+    if (arguments.params or arguments.ours_only) and arguments.output is None:
+        parser.error(
+            "--params and --ours-only need --output (the default tables are the defaults')"
+        )
     results = PROJECT_ROOT / "benchmarks" / "results"
     output = arguments.output or results / (
         "accuracy_given_k.md" if arguments.given_k else "accuracy.md"
@@ -206,7 +228,15 @@ def main() -> None:
         for dataset in files:
             true_k = _true_k(dataset)
             for seed in arguments.seeds:
-                for method, run in _methods(dataset, Path(scratch), arguments.given_k, seed):
+                methods = _methods(
+                    dataset,
+                    Path(scratch),
+                    arguments.given_k,
+                    seed,
+                    extra=arguments.params,
+                    ours_only=arguments.ours_only,
+                )
+                for method, run in methods:
                     row = {"dataset": dataset.stem, "method": method, "seed": seed, **run()}
                     row["true_k"] = true_k
                     rows.append(row)
@@ -220,6 +250,12 @@ def main() -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     command = "benchmarks/accuracy.py" + (" --given-k" if arguments.given_k else "")
     command += " --seeds " + " ".join(map(str, arguments.seeds))
+    if arguments.params:
+        command += f" --params {arguments.params}"
+    if arguments.ours_only:
+        command += " --ours-only"
+    if arguments.output is not None:
+        command += f" --output {arguments.output}"
     output.write_text(
         f"Command: `.venv/bin/python {command}`  \n"
         f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n{table}"

@@ -161,6 +161,22 @@ def test_target_distribution_sharpens_and_kl_is_zero_at_the_target():
     assert float(clustering_kl_loss(p, q)) > 0
 
 
+def test_target_frequency_exponent_sets_the_pull_towards_small_clusters():
+    # Cluster 1 is small (total soft mass 0.7 of 3): DEC's target divides by that mass.
+    q = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]], dtype=np.float32)
+    frequency = q.sum(axis=0)
+    for exponent in (0.0, 0.5, 1.0):
+        weight = q**2 / frequency**exponent
+        np.testing.assert_allclose(
+            np.asarray(target_distribution(q, exponent)),
+            weight / weight.sum(axis=1, keepdims=True),
+            rtol=1e-5,
+        )
+    pull = [float(np.asarray(target_distribution(q, a))[2, 1]) for a in (0.0, 0.5, 1.0)]
+    assert pull[0] < pull[1] < pull[2]
+    np.testing.assert_allclose(np.asarray(target_distribution(q)), target_distribution(q, 1.0))
+
+
 def test_normalized_edge_logits_do_not_depend_on_latent_scale():
     latent = np.random.default_rng(3).normal(size=(6, 4)).astype(np.float32)
     pairs = np.array([[0, 1], [2, 5], [3, 3]], dtype=np.int32)

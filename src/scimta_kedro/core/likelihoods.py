@@ -56,9 +56,16 @@ def edge_reconstruction_loss(labels, logits):
     )
 
 
-def target_distribution(soft_assignment):
-    """DEC's sharpened target: ``p_ij ∝ q_ij^2 / f_j`` with cluster frequencies ``f_j``."""
-    weight = ops.square(soft_assignment) / ops.sum(soft_assignment, axis=0)
+def target_distribution(soft_assignment, frequency_exponent: float = 1.0):
+    """DEC's sharpened target: ``p_ij ∝ q_ij^2 / f_j^a`` with cluster frequencies ``f_j``.
+
+    ``a = 1`` is DEC's target. Dividing by the frequency pulls cells towards small clusters,
+    so on imbalanced data a cluster of a few cells can grow into a large neighbouring type;
+    ``a < 1`` weakens that pull (``a = 0``: no frequency term).
+    """
+    weight = ops.square(soft_assignment) / ops.power(
+        ops.sum(soft_assignment, axis=0), frequency_exponent
+    )
     return weight / ops.sum(weight, axis=1, keepdims=True)
 
 

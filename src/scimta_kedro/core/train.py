@@ -61,6 +61,7 @@ class TrainingConfig:
     edge_samples_per_node: int = 5
     expression_batch_size: int = 1024
     target_update_interval: int = 10
+    target_frequency_exponent: float = 1.0
     label_change_tolerance: float = 0.001
     batch_conditioned_decoder: bool = True
     batch_penalty_weight: float = 0.0
@@ -433,7 +434,7 @@ def _finetune(
     step = trainer.make_step(model, config.finetune_learning_rate, with_clustering=True)
     soft_assignment = model.soft_assign(trainer.embed(model)).numpy()
     previous_labels = soft_assignment.argmax(axis=1)
-    target = target_distribution(soft_assignment)
+    target = target_distribution(soft_assignment, config.target_frequency_exponent)
     for epoch in _progress(config.finetune_epochs, "DEC fine-tuning"):
         if epoch > 0 and epoch % config.target_update_interval == 0:
             soft_assignment = model.soft_assign(trainer.embed(model)).numpy()
@@ -446,7 +447,7 @@ def _finetune(
                 )
                 break
             previous_labels = labels
-            target = target_distribution(soft_assignment)
+            target = target_distribution(soft_assignment, config.target_frequency_exponent)
         losses = step(trainer.sample(target))
         _record(history, "finetune", losses)
         _log_epoch("finetune", epoch, config, losses)
