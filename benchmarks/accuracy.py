@@ -168,17 +168,23 @@ def _true_k(dataset: Path) -> int:
 def _methods(
     dataset: Path, scratch: Path, given_k: bool, seed: int, *, extra: str, ours_only: bool
 ) -> list:
-    """Ours and the anchors: at their defaults, or (``given_k``) all told the true k."""
+    """Ours and the anchors: at their defaults, or (``given_k``) all told the true k.
+
+    With ``extra`` kedro parameters, ours is named after them instead of "default".
+    """
     if not given_k:
         methods = [
-            ("scimta-kedro (default)", lambda: scimta(dataset, scratch, seed=seed, extra=extra)),
+            (
+                f"scimta-kedro ({extra or 'default'})",
+                lambda: scimta(dataset, scratch, seed=seed, extra=extra),
+            ),
             ("scanpy Leiden r=1.0", lambda: scanpy_baseline(dataset, seed=seed)),
         ]
     else:
         k = _true_k(dataset)
         methods = [
             (
-                "scimta-kedro (k given)",
+                f"scimta-kedro (k given{', ' + extra if extra else ''})",
                 lambda: scimta(dataset, scratch, n_clusters=k, seed=seed, extra=extra),
             ),
             ("scanpy Leiden bisected to k", lambda: scanpy_baseline(dataset, "bisect", k, seed)),

@@ -67,11 +67,10 @@ def leiden_on_graph(
 
 
 def kmeans_labels(embedding: np.ndarray, n_clusters: int, random_state: int = 0) -> np.ndarray:
-    """KMeans (best of 10 seeded starts) cluster of each row of ``embedding``: ``(N,)``."""
-    if n_clusters > embedding.shape[0]:
-        raise ValueError(
-            f"n_clusters={n_clusters} exceeds the {embedding.shape[0]} cells; lower n_clusters."
-        )
+    """KMeans (best of 10 seeded starts) cluster of each row of ``embedding``: ``(N,)``.
+
+    Training checks ``n_clusters`` against the number of cells before pretraining.
+    """
     kmeans = KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state)
     return kmeans.fit_predict(np.asarray(embedding, dtype=np.float32))
 

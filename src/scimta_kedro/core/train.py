@@ -379,7 +379,7 @@ def train_graph_autoencoder(
             on_epoch_end("pretrain", epoch, {name: float(v) for name, v in losses.items()})
 
     latent = trainer.embed(model)
-    initial_labels = _initial_partition(data, trainer.features, config)
+    initial_labels = _initial_partition(data, config)
     n_clusters = int(np.unique(initial_labels).size)
     logger.info(
         "Fine-tuning with %d clusters (%s).",
@@ -398,7 +398,7 @@ def train_graph_autoencoder(
     )
 
 
-def _initial_partition(data: GraphData, features: np.ndarray, config: TrainingConfig) -> np.ndarray:
+def _initial_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
     """The partition whose latent centroids start DEC.
 
     With ``n_clusters: "auto"``, Leiden on the cell graph: Leiden on the kNN graph of a
@@ -410,7 +410,7 @@ def _initial_partition(data: GraphData, features: np.ndarray, config: TrainingCo
     """
     if config.n_clusters != "auto":
         logger.info("KMeans (k=%d) on the encoder input.", config.n_clusters)
-        return kmeans_labels(features, config.n_clusters, config.random_state)
+        return kmeans_labels(data.features, config.n_clusters, config.random_state)
     logger.info(
         "Leiden on the cell graph (%d cells, %d stored edges).",
         data.edges.shape[0],
