@@ -61,7 +61,7 @@ class TrainingConfig:
     edge_samples_per_node: int = 5
     expression_batch_size: int = 1024
     target_update_interval: int = 10
-    target_frequency_exponent: float = 1.0
+    target_frequency_exponent: float = 0.5
     label_change_tolerance: float = 0.001
     batch_conditioned_decoder: bool = True
     batch_penalty_weight: float = 0.0
