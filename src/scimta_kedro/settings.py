@@ -1,9 +1,13 @@
 """Kedro project settings.
 
-kedro-mlflow registers its hooks through its entry point; nothing else needs hooks here.
+kedro-mlflow registers its hooks through its entry point; ours checks the parameters first.
 """
 
 from kedro.config import OmegaConfigLoader
+
+from scimta_kedro.hooks import ParameterChecks
+
+HOOKS = (ParameterChecks(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

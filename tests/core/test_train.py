@@ -89,6 +89,12 @@ def test_invalid_cluster_numbers_are_rejected(bad):
         TrainingConfig(n_clusters=bad)
 
 
+@pytest.mark.parametrize("bad", [-0.5, float("nan"), float("inf"), "half"])
+def test_invalid_target_frequency_exponents_are_rejected(bad):
+    with pytest.raises(ValueError, match="target_frequency_exponent must be a finite number"):
+        TrainingConfig(target_frequency_exponent=bad)
+
+
 def test_inputs_of_different_cells_are_rejected(planted):
     data = planted[1]
     with pytest.raises(ValueError, match="same preprocessed cells"):

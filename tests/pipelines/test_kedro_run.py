@@ -211,6 +211,15 @@ def test_failed_run_leaves_earlier_outputs_untouched(default_run, tmp_path):
     assert [path.read_bytes() for path in outputs] == before
 
 
+def test_a_bad_parameter_fails_before_the_first_node(tmp_path_factory):
+    root = make_project_copy(tmp_path_factory.mktemp("bad_parameter"))
+    result = run_kedro(root, "--params", "training.target_frequency_exponent=-1")
+    assert result.returncode != 0
+    assert "Parameter section 'training' is invalid" in result.stdout + result.stderr
+    # Failing at the training node would have saved the preprocessed cells first.
+    assert not (root / PREPROCESSED).exists()
+
+
 def test_a_users_file_with_its_own_label_column(tmp_path_factory):
     root = make_project_copy(tmp_path_factory.mktemp("user_project"))
     cells = simulate_counts(

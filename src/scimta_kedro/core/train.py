@@ -81,6 +81,12 @@ class TrainingConfig:
             raise ValueError(
                 f"n_clusters must be 'auto' or an integer >= 2, got {self.n_clusters!r}."
             )
+        exponent = self.target_frequency_exponent
+        if not (isinstance(exponent, int | float) and np.isfinite(exponent) and exponent >= 0):
+            raise ValueError(
+                f"target_frequency_exponent must be a finite number >= 0 (0.5 by default, 1.0 "
+                f"is DEC's target), got {exponent!r}."
+            )
         minimums = {
             "pretrain_epochs": 1,
             "finetune_epochs": 0,

@@ -26,6 +26,12 @@ def _encoder_features(cells: ad.AnnData, encoder_input: str):
     return cells.obsm[encoder_input]
 
 
+def training_config(options: dict[str, Any], random_state: int) -> TrainingConfig:
+    """The :class:`TrainingConfig` of ``params:training`` (``encoder_input`` is the node's)."""
+    fields = {key: value for key, value in options.items() if key != "encoder_input"}
+    return TrainingConfig(**fields, random_state=random_state)
+
+
 def train_model(
     preprocessed_cells: ad.AnnData,
     cell_graph: ad.AnnData,
@@ -34,16 +40,14 @@ def train_model(
 ) -> tuple[keras.Model, ad.AnnData, dict[str, list[dict[str, float]]]]:
     """Train the graph autoencoder; return the model, the embedded cells and loss histories."""
     check_same_cells(preprocessed_cells, cell_graph, ("preprocessed_cells", "cell_graph"))
-    options = dict(options)
     data = GraphData(
-        features=_encoder_features(preprocessed_cells, options.pop("encoder_input")),
+        features=_encoder_features(preprocessed_cells, options["encoder_input"]),
         counts=preprocessed_cells.layers[COUNTS_LAYER],
         connectivities=cell_graph.obsp[keys.CONNECTIVITIES],
         edges=cell_graph.obsp[keys.PPMI],
         batches=batch_labels(preprocessed_cells),
     )
-    config = TrainingConfig(**options, random_state=random_state)
-    result = train_graph_autoencoder(data, config)
+    result = train_graph_autoencoder(data, training_config(options, random_state))
 
     embedded_cells = ad.AnnData(obs=preprocessed_cells.obs[[]].copy())
     embedded_cells.obsm[keys.LATENT] = result.latent
