@@ -9,25 +9,20 @@ from __future__ import annotations
 
 from kedro.framework.hooks import hook_impl
 
-from scimta_kedro.core.graphs import GraphConfig
-from scimta_kedro.core.preprocess import PreprocessConfig
 from scimta_kedro.core.validate import InputError
-from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
+from scimta_kedro.pipelines.data_processing.nodes import preprocess_config
+from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config, gene_graph_config
 from scimta_kedro.pipelines.training.nodes import training_config
-
-
-def _preprocessing(options, random_state):
-    PreprocessConfig(**options["preprocessing"], random_state=random_state)
 
 
 def _graphs(options, random_state):
     cell_graph_config(options, random_state)
-    GraphConfig(**options["gene_graph"], random_state=random_state)
+    gene_graph_config(options["gene_graph"], random_state)
 
 
-# Parameter section -> the check building the configurations the section's nodes build.
+# Parameter section -> the builders its nodes configure themselves with.
 SECTION_CHECKS = {
-    "data_processing": _preprocessing,
+    "data_processing": preprocess_config,
     "graph_construction": _graphs,
     "training": training_config,
 }
@@ -46,8 +41,9 @@ class ParameterChecks:
             try:
                 check(catalog.load(f"params:{section}"), random_state)
             except (TypeError, ValueError) as error:
+                reason = str(error).rstrip(".")
                 raise InputError(
-                    f"Parameter section '{section}' is invalid: {str(error).rstrip('.')}. Fix it in "
+                    f"Parameter section '{section}' is invalid: {reason}. Fix it in "
                     f"conf/base/parameters_{section}.yml, conf/local, or --params "
                     f"{section}.<key>=<value>; nothing was run."
                 ) from error

@@ -67,6 +67,11 @@ def validate_cells(
     return cells
 
 
+def preprocess_config(options: dict[str, Any], random_state: int) -> PreprocessConfig:
+    """The :class:`PreprocessConfig` of ``params:data_processing``."""
+    return PreprocessConfig(**options["preprocessing"], random_state=random_state)
+
+
 def preprocess_cells(
     validated_cells: ad.AnnData, options: dict[str, Any], random_state: int
 ) -> ad.AnnData:
@@ -74,7 +79,7 @@ def preprocess_cells(
 
     Data read backed (larger than ``in_memory_max_nonzeros``) are processed in row chunks.
     """
-    config = PreprocessConfig(**options["preprocessing"], random_state=random_state)
+    config = preprocess_config(options, random_state)
     preprocess = preprocess_backed if validated_cells.isbacked else preprocess_counts
     return preprocess(
         validated_cells,

@@ -23,6 +23,11 @@ def cell_graph_config(options: dict[str, Any], random_state: int) -> GraphConfig
     return GraphConfig(**fields, random_state=random_state)
 
 
+def gene_graph_config(options: dict[str, Any], random_state: int) -> GraphConfig:
+    """The gene graph's :class:`GraphConfig` from ``params:graph_construction.gene_graph``."""
+    return GraphConfig(**options, random_state=random_state)
+
+
 def _graph_holder(obs, graph: PPMIGraph, config: GraphConfig, **info: Any) -> ad.AnnData:
     holder = ad.AnnData(obs=obs)
     holder.obsp[keys.CONNECTIVITIES] = graph.connectivities
@@ -65,7 +70,7 @@ def build_gene_graph(
     Returns an AnnData whose observations are the genes (``obs_names`` = ``var_names`` of the
     preprocessed cells) with the graphs in ``obsp``.
     """
-    config = GraphConfig(**options, random_state=random_state)
+    config = gene_graph_config(options, random_state)
     graph = build_ppmi_graph(gene_embedding(preprocessed_cells), config)
     return _graph_holder(
         preprocessed_cells.var[[]].copy(), graph, config, use_rep="gene PCA coordinates"
