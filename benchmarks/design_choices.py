@@ -85,7 +85,7 @@ def main() -> None:
         ),
         ("likelihood: zinb", "X_pca", replace(defaults, likelihood="zinb")),
         (
-            f"n_clusters: {n_groups} (the planted number; DEC starts from KMeans on the PCs)",
+            f"n_clusters: {n_groups} (the planted number; Leiden clusters brought to it)",
             "X_pca",
             replace(defaults, n_clusters=n_groups),
         ),

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from scimta_kedro.core.cluster import kmeans_labels, label_centroids
+from scimta_kedro.core.cluster import label_centroids, leiden_on_graph
+from scimta_kedro.core.cluster_count import partition_with_cluster_count
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 
 from ..simulated import FAST
@@ -47,28 +48,67 @@ def test_a_fixed_number_of_clusters_is_used(planted):
     assert result.soft_assignment.shape[1] == 5
 
 
-def test_dec_starts_from_leiden_or_from_kmeans_on_the_encoder_input(planted):
-    pretrained_only = {**FAST, "finetune_epochs": 0}
-    auto = train_graph_autoencoder(planted[1], TrainingConfig(**pretrained_only))
+@pytest.mark.parametrize("n_clusters", ["auto", 2, 5])
+def test_dec_starts_from_the_leiden_clusters_brought_to_the_number_asked(planted, n_clusters):
+    data = planted[1]
     # No fine-tuning step: the latent space is the pretrained one the centres were taken on.
+    result = train_graph_autoencoder(
+        data, TrainingConfig(**{**FAST, "finetune_epochs": 0}, n_clusters=n_clusters)
+    )
+    leiden = leiden_on_graph(data.edges, resolution=1.0, random_state=0)
+    expected = (
+        leiden
+        if n_clusters == "auto"
+        else partition_with_cluster_count(
+            leiden, n_clusters, features=data.features, adjacency=data.edges
+        )
+    )
+    assert adjusted_rand_score(result.initial_labels, expected) == 1.0
     np.testing.assert_allclose(
-        auto.model.clustering.centres.numpy(),
-        label_centroids(auto.latent, auto.initial_labels),
+        result.model.clustering.centres.numpy(),
+        label_centroids(result.latent, result.initial_labels),
         rtol=1e-4,
         atol=1e-5,
     )
-    given = train_graph_autoencoder(planted[1], TrainingConfig(**pretrained_only, n_clusters=4))
-    on_the_input = kmeans_labels(planted[1].features, 4)
-    np.testing.assert_array_equal(given.initial_labels, on_the_input)
+    # The planted data have three groups, which Leiden finds: 2 merges and 5 splits.
+    assert np.unique(leiden).size == 3
+    assert np.unique(result.initial_labels).size == (3 if n_clusters == "auto" else n_clusters)
+
+
+def test_dec_can_start_from_a_partition_given(planted):
+    cells, data = planted
+    given = cells.obs["cell_type"].to_numpy()
+    result = train_graph_autoencoder(
+        data, TrainingConfig(**{**FAST, "finetune_epochs": 0}), initial_labels=given
+    )
+    assert adjusted_rand_score(result.initial_labels, given) == 1.0
     np.testing.assert_allclose(
-        given.model.clustering.centres.numpy(),
-        label_centroids(given.latent, on_the_input),
+        result.model.clustering.centres.numpy(),
+        label_centroids(result.latent, result.initial_labels),
         rtol=1e-4,
         atol=1e-5,
     )
-    # On this data KMeans on the latent space gives another partition: the test tells the
-    # two starts apart.
-    assert adjusted_rand_score(kmeans_labels(given.latent, 4), on_the_input) < 1.0
+
+
+@pytest.mark.parametrize(
+    ("labels", "n_clusters", "message"),
+    [
+        (lambda n: np.zeros(n - 1, dtype=int), "auto", "one label per cell"),
+        (lambda n: np.zeros(n, dtype=int), "auto", "single cluster"),
+        (lambda n: np.arange(n) % 3, 4, "set n_clusters to auto or 3"),
+    ],
+)
+def test_a_bad_partition_given_is_refused_before_training(planted, labels, n_clusters, message):
+    data = planted[1]
+    history = []
+    with pytest.raises(ValueError, match=message):
+        train_graph_autoencoder(
+            data,
+            TrainingConfig(**FAST, n_clusters=n_clusters),
+            on_epoch_end=lambda *step: history.append(step),
+            initial_labels=labels(data.features.shape[0]),
+        )
+    assert history == []
 
 
 def test_more_clusters_than_cells_is_refused_before_training(planted):

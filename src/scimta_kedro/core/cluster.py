@@ -1,4 +1,4 @@
-"""Label-free clustering helpers on a latent space: Leiden, KMeans initialisation, relabelling."""
+"""Label-free clustering helpers: Leiden, KMeans, cluster centroids, relabelling, UMAP."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 LATENT = "X_scimta"
 SOFT_ASSIGNMENT = "scimta_soft_assignment"
 CLUSTER = "scimta_cluster"
-# The partition DEC started from: Leiden (n_clusters "auto") or KMeans (a given number).
+# The partition DEC started from: Leiden, split or merged to n_clusters when one is given.
 INITIAL_CLUSTER = "scimta_initial_cluster"
 CONNECTIVITIES = "scimta_connectivities"
 PPMI = "scimta_ppmi"

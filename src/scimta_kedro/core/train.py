@@ -13,7 +13,8 @@ import tensorflow as tf
 from keras import ops
 from tqdm.auto import tqdm
 
-from .cluster import kmeans_labels, label_centroids, leiden_on_graph
+from .cluster import label_centroids, leiden_on_graph
+from .cluster_count import partition_with_cluster_count
 from .layers import to_sparse_tensor
 from .likelihoods import (
     batch_mmd_penalty,
@@ -335,14 +336,19 @@ def train_graph_autoencoder(
     data: GraphData,
     config: TrainingConfig,
     on_epoch_end: Callable[[str, int, dict[str, float]], None] | None = None,
+    initial_labels: np.ndarray | None = None,
 ) -> TrainingResult:
     """Pretrain on edge and count reconstruction, then fine-tune with the DEC loss.
 
     The number of clusters is ``config.n_clusters``, or for ``"auto"`` the number of Leiden
     clusters of the cell graph (``data.edges``). DEC centres start at the pretrained latent
-    centroids of those Leiden clusters (``"auto"``) or of KMeans clusters of the encoder input
-    (a given number). Fine-tuning stops early when fewer than ``label_change_tolerance`` of
-    the cells change cluster between two target updates (as in DEC). Labels are never used.
+    centroids of those Leiden clusters, split or merged to the given number if there is one.
+    Fine-tuning stops early when fewer than ``label_change_tolerance`` of the cells change
+    cluster between two target updates (as in DEC). Labels are never used.
+
+    ``initial_labels`` ``(N,)``, if given, replaces that start: DEC starts from the latent
+    centroids of this partition (an earlier clustering, say), with as many clusters as it
+    has; Leiden is not run, and ``config.n_clusters`` must be ``"auto"`` or that number.
 
     ``on_epoch_end(phase, epoch, losses)``, if given, is called after every epoch of both
     phases (``"pretrain"``, ``"finetune"``) with the epoch's losses as floats; an exception it
@@ -360,6 +366,8 @@ def train_graph_autoencoder(
             f"training.n_clusters={config.n_clusters} exceeds the {n_cells} cells; lower it "
             "or use n_clusters: auto."
         )
+    if initial_labels is not None:
+        _check_initial_labels(initial_labels, n_cells, config)
     keras.utils.set_random_seed(config.random_state)
     trainer = _Trainer(data, config)
     model = GraphAutoencoder(
@@ -385,13 +393,14 @@ def train_graph_autoencoder(
             on_epoch_end("pretrain", epoch, {name: float(v) for name, v in losses.items()})
 
     latent = trainer.embed(model)
-    initial_labels = _initial_partition(data, config)
+    if initial_labels is None:
+        initial_labels = _initial_partition(data, config)
+        source = "Leiden estimate" if config.n_clusters == "auto" else "set by the user"
+    else:
+        initial_labels = np.unique(initial_labels, return_inverse=True)[1].ravel()
+        source = "the partition given"
     n_clusters = int(np.unique(initial_labels).size)
-    logger.info(
-        "Fine-tuning with %d clusters (%s).",
-        n_clusters,
-        "Leiden estimate" if config.n_clusters == "auto" else "set by the user",
-    )
+    logger.info("Fine-tuning with %d clusters (%s).", n_clusters, source)
     centres = label_centroids(latent, initial_labels)
     model = model.with_clustering(centres)
     latent, soft_assignment = _finetune(model, trainer, config, history, on_epoch_end)
@@ -404,19 +413,31 @@ def train_graph_autoencoder(
     )
 
 
-def _initial_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
-    """The partition whose latent centroids start DEC.
+def _check_initial_labels(labels: np.ndarray, n_cells: int, config: TrainingConfig) -> None:
+    labels = np.asarray(labels)
+    if labels.shape != (n_cells,):
+        raise ValueError(
+            f"initial_labels has shape {labels.shape}; it needs one label per cell ({n_cells},)."
+        )
+    found = np.unique(labels).size
+    if found < 2:
+        raise ValueError("initial_labels holds a single cluster; DEC needs at least 2.")
+    if config.n_clusters not in ("auto", found):
+        raise ValueError(
+            f"initial_labels has {found} clusters but training.n_clusters is "
+            f"{config.n_clusters}; set n_clusters to auto or {found}."
+        )
 
-    With ``n_clusters: "auto"``, Leiden on the cell graph: Leiden on the kNN graph of a
-    continuous latent space splits it into many more clusters than there are cell groups,
-    and KMeans would cut the large cell types of imbalanced data into equal parts (DESC
-    starts from Louvain for the same reason). With a given number, KMeans on the encoder
-    input: on the pretrained latent space KMeans splits large cell types that it keeps
-    whole on the PCs (README: accuracy benchmark).
+
+def _initial_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
+    """The partition whose latent centroids start DEC: Leiden on the cell graph.
+
+    Leiden on the kNN graph of a continuous latent space splits it into many more clusters
+    than there are cell groups, and KMeans would cut the large cell types of imbalanced data
+    into equal parts (DESC starts from Louvain for the same reason). With a given number,
+    the Leiden clusters are split or merged to it (core/cluster_count.py), which keeps the
+    large types Leiden keeps whole (README: accuracy benchmark).
     """
-    if config.n_clusters != "auto":
-        logger.info("KMeans (k=%d) on the encoder input.", config.n_clusters)
-        return kmeans_labels(data.features, config.n_clusters, config.random_state)
     logger.info(
         "Leiden on the cell graph (%d cells, %d stored edges).",
         data.edges.shape[0],
@@ -425,7 +446,23 @@ def _initial_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
     labels = leiden_on_graph(
         data.edges, resolution=config.leiden_resolution, random_state=config.random_state
     )
-    if np.unique(labels).size < 2:
+    found = int(np.unique(labels).size)
+    if config.n_clusters != "auto":
+        if found != config.n_clusters:
+            logger.info(
+                "Leiden found %d clusters; %s to the %d asked.",
+                found,
+                "splitting" if found < config.n_clusters else "merging",
+                config.n_clusters,
+            )
+        return partition_with_cluster_count(
+            labels,
+            config.n_clusters,
+            features=data.features,
+            adjacency=data.edges,
+            random_state=config.random_state,
+        )
+    if found < 2:
         raise ValueError(
             "Leiden found a single cluster in the cell graph; raise "
             "training.leiden_resolution or set training.n_clusters explicitly."
