@@ -6,6 +6,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
+from scimta_kedro.core import cluster_count
 from scimta_kedro.core.cluster_count import partition_with_cluster_count
 
 
@@ -22,11 +23,15 @@ def _no_graph(n):
     return sp.csr_matrix((n, n))
 
 
-def test_splits_recover_the_groups_that_a_partition_merged():
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_splits_recover_the_groups_that_a_partition_merged(as_sparse):
     points, truth = _blobs([[0, 0], [0, 6], [20, 0], [20, 6]])
     merged = truth // 2  # blobs 0+1 and 2+3 together
     split = partition_with_cluster_count(
-        merged, 4, features=points, adjacency=_no_graph(truth.size)
+        merged,
+        4,
+        features=sp.csr_matrix(points) if as_sparse else points,
+        adjacency=_no_graph(truth.size),
     )
     assert adjusted_rand_score(split, truth) == 1.0
     assert sorted(np.unique(split)) == [0, 1, 2, 3]
@@ -81,6 +86,18 @@ def test_a_merge_joins_the_pair_whose_union_keeps_the_most_modularity():
     assert adjusted_rand_score(twice, truth // 2) == 1.0
 
 
+def test_merges_summed_block_by_block_match_one_block(monkeypatch):
+    adjacency, truth = _planted_graph(
+        [10, 12, 8, 15, 9], within=1.0, between_pairs={(0, 1): 0.3, (2, 3): 0.2, (3, 4): 0.25}
+    )
+    features = np.zeros((truth.size, 1))
+    whole = partition_with_cluster_count(truth, 2, features=features, adjacency=adjacency)
+    monkeypatch.setattr(cluster_count, "ROWS_PER_BLOCK", 7)  # 54 rows: 8 blocks
+    blocked = partition_with_cluster_count(truth, 2, features=features, adjacency=adjacency)
+    np.testing.assert_array_equal(blocked, whole)
+    assert np.unique(whole).size == 2
+
+
 def test_a_partition_of_the_asked_size_is_kept():
     labels = np.array(["x", "y", "y", "z", "x"])
     kept = partition_with_cluster_count(
@@ -89,6 +106,9 @@ def test_a_partition_of_the_asked_size_is_kept():
     assert adjusted_rand_score(kept, labels) == 1.0
 
 
+@pytest.mark.filterwarnings(
+    "ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning"
+)
 def test_identical_rows_that_cannot_be_split_are_an_error_naming_the_fix():
     points = np.zeros((6, 2), dtype=np.float32)
     with pytest.raises(ValueError, match="lower training.n_clusters"):

@@ -16,6 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.cluster import KMeans
 
+# Rows of the graph whose weights are summed at once when clusters are merged.
+ROWS_PER_BLOCK = 200_000
+
 
 def partition_with_cluster_count(
     labels: np.ndarray,
@@ -49,13 +52,13 @@ def split_largest_sse(
     most; the two new clusters' splits are the only ones recomputed.
     """
     labels = labels.copy()
-    features = np.asarray(features)
 
     def proposal(cluster: int) -> tuple[float, np.ndarray, np.ndarray] | None:
         members = np.flatnonzero(labels == cluster)
         if members.size < 2:
             return None
         points = features[members]
+        points = points.toarray() if sp.issparse(points) else np.asarray(points)
         halves = KMeans(n_clusters=2, n_init=10, random_state=random_state).fit_predict(points)
         second = halves == 1
         sizes = np.array([np.count_nonzero(~second), np.count_nonzero(second)])
@@ -93,10 +96,7 @@ def merge_by_modularity(adjacency: sp.spmatrix, labels: np.ndarray, n_clusters: 
     weight ``W``), computed on the K x K matrix of weights between clusters.
     """
     n_found = int(labels.max()) + 1
-    membership = sp.csr_matrix(
-        (np.ones(labels.size), (labels, np.arange(labels.size))), shape=(n_found, labels.size)
-    )
-    between = (membership @ sp.csr_matrix(adjacency, dtype=np.float64) @ membership.T).toarray()
+    between = _weights_between_clusters(adjacency, labels, n_found)
     volume = between.sum(axis=1)
     total = volume.sum()
     active = np.ones(n_found, dtype=bool)
@@ -116,3 +116,18 @@ def merge_by_modularity(adjacency: sp.spmatrix, labels: np.ndarray, n_clusters: 
         active[absorbed] = False
         merged_into[merged_into == absorbed] = kept
     return np.unique(merged_into[labels], return_inverse=True)[1].ravel()
+
+
+def _weights_between_clusters(adjacency: sp.spmatrix, labels: np.ndarray, n_found: int):
+    """``(K, K)`` sums of the weights of ``adjacency`` between clusters, in float64.
+
+    Summed a block of rows at a time, so the graph (float32 at 1.3M cells) is never copied
+    whole into float64.
+    """
+    adjacency = sp.csr_matrix(adjacency)
+    between = np.zeros(n_found * n_found)
+    for start in range(0, adjacency.shape[0], ROWS_PER_BLOCK):
+        block = adjacency[start : start + ROWS_PER_BLOCK].tocoo()
+        pairs = labels[block.row + start] * n_found + labels[block.col]
+        between += np.bincount(pairs, weights=block.data.astype(np.float64), minlength=between.size)
+    return between.reshape(n_found, n_found)
