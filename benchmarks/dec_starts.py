@@ -68,8 +68,9 @@ def runs_on(dataset: Path, seed: int) -> list[dict]:
     labels = cells.obs[LABEL_KEY].to_numpy()
     annotated = np.unique(labels, return_inverse=True)[1].ravel()
     true_k = int(annotated.max()) + 1
+    encoder_input = options["encoder_input"]
     data = GraphData(
-        features=cells.obsm[options["encoder_input"]],
+        features=cells.X if encoder_input == "X" else cells.obsm[encoder_input],
         counts=cells.layers[COUNTS_LAYER],
         connectivities=graph.connectivities,
         edges=graph.ppmi,
