@@ -31,15 +31,13 @@ from pathlib import Path
 import igraph as ig
 import numpy as np
 import scipy.sparse as sp
+from default_graph import preprocessed_cells_and_graph
 from scratch_project import PROJECT_ROOT, default_parameters, labelled_datasets
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import kmeans_labels
-from scimta_kedro.core.graphs import build_ppmi_graph
-from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts
+from scimta_kedro.core.preprocess import COUNTS_LAYER
 from scimta_kedro.core.train import GraphData, train_graph_autoencoder
-from scimta_kedro.core.validate import read_cells, validate_counts
-from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
 from scimta_kedro.pipelines.training.nodes import training_config
 
 LABEL_KEY = "cell_type"
@@ -57,14 +55,8 @@ def modularity(adjacency: sp.spmatrix, labels: np.ndarray) -> float:
 
 
 def runs_on(dataset: Path, seed: int) -> list[dict]:
-    graph_options = default_parameters("graph_construction")
-    preprocessing = default_parameters("data_processing")["preprocessing"]
     options = default_parameters("training")
-    cells = validate_counts(read_cells(dataset), n_neighbors=graph_options["n_neighbors"])
-    cells = preprocess_counts(cells, PreprocessConfig(**preprocessing, random_state=seed))
-    graph = build_ppmi_graph(
-        cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, seed)
-    )
+    cells, graph = preprocessed_cells_and_graph(dataset, seed)
     labels = cells.obs[LABEL_KEY].to_numpy()
     annotated = np.unique(labels, return_inverse=True)[1].ravel()
     true_k = int(annotated.max()) + 1

@@ -25,14 +25,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch_project import PROJECT_ROOT, default_parameters, labelled_datasets
+from default_graph import preprocessed_cells_and_graph
+from scratch_project import PROJECT_ROOT, labelled_datasets
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import leiden_on_graph
-from scimta_kedro.core.graphs import build_ppmi_graph
-from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
-from scimta_kedro.core.validate import read_cells, validate_counts
-from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
 
 LABEL_KEY = "cell_type"
 DEFAULT_RESOLUTIONS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
@@ -40,13 +37,7 @@ DEFAULT_RESOLUTIONS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
 
 def sweep(dataset: Path, resolutions, seeds) -> list[dict]:
     """One row per resolution for ``dataset``."""
-    graph_options = default_parameters("graph_construction")
-    preprocessing = default_parameters("data_processing")["preprocessing"]
-    cells = validate_counts(read_cells(dataset), n_neighbors=graph_options["n_neighbors"])
-    cells = preprocess_counts(cells, PreprocessConfig(**preprocessing, random_state=0))
-    graph = build_ppmi_graph(
-        cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, 0)
-    )
+    cells, graph = preprocessed_cells_and_graph(dataset, seed=0)
     labels = cells.obs[LABEL_KEY].to_numpy()
     true_k = int(np.unique(labels).size)
     rows = []

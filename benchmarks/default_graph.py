@@ -1,0 +1,28 @@
+"""A labelled file preprocessed and turned into its PPMI cell graph in-process, as the default
+``data_processing`` and ``graph_construction`` stages would, for benchmarks that need the
+graph without a whole ``kedro run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+from scratch_project import default_parameters
+
+from scimta_kedro.core.graphs import PPMIGraph, build_ppmi_graph
+from scimta_kedro.core.preprocess import preprocess_counts
+from scimta_kedro.core.validate import read_cells, validate_counts
+from scimta_kedro.pipelines.data_processing.nodes import preprocess_config
+from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
+
+
+def preprocessed_cells_and_graph(dataset: Path, seed: int) -> tuple[ad.AnnData, PPMIGraph]:
+    """``dataset`` read, checked and preprocessed, and its cell graph, with the default
+    parameters and ``seed`` as the run's ``random_state``."""
+    graph_options = default_parameters("graph_construction")
+    cells = validate_counts(read_cells(dataset), n_neighbors=graph_options["n_neighbors"])
+    cells = preprocess_counts(cells, preprocess_config(default_parameters("data_processing"), seed))
+    graph = build_ppmi_graph(
+        cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, seed)
+    )
+    return cells, graph
