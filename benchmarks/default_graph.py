@@ -16,13 +16,26 @@ from scimta_kedro.pipelines.data_processing.nodes import preprocess_config
 from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
 
 
-def preprocessed_cells_and_graph(dataset: Path, seed: int) -> tuple[ad.AnnData, PPMIGraph]:
-    """``dataset`` read, checked and preprocessed, and its cell graph, with the default
+def validated_cells(dataset: Path) -> ad.AnnData:
+    """``dataset`` read and checked as the ``data_processing`` pipeline checks its input."""
+    graph_options = default_parameters("graph_construction")
+    return validate_counts(read_cells(dataset), n_neighbors=graph_options["n_neighbors"])
+
+
+def preprocessed_and_graph(counts: ad.AnnData, seed: int) -> tuple[ad.AnnData, PPMIGraph]:
+    """Validated raw ``counts`` preprocessed, and their cell graph, with the default
     parameters and ``seed`` as the run's ``random_state``."""
     graph_options = default_parameters("graph_construction")
-    cells = validate_counts(read_cells(dataset), n_neighbors=graph_options["n_neighbors"])
-    cells = preprocess_counts(cells, preprocess_config(default_parameters("data_processing"), seed))
+    cells = preprocess_counts(
+        counts, preprocess_config(default_parameters("data_processing"), seed)
+    )
     graph = build_ppmi_graph(
         cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, seed)
     )
     return cells, graph
+
+
+def preprocessed_cells_and_graph(dataset: Path, seed: int) -> tuple[ad.AnnData, PPMIGraph]:
+    """``dataset`` read, checked and preprocessed, and its cell graph (see
+    :func:`preprocessed_and_graph`)."""
+    return preprocessed_and_graph(validated_cells(dataset), seed)

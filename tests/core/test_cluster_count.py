@@ -115,3 +115,16 @@ def test_identical_rows_that_cannot_be_split_are_an_error_naming_the_fix():
         partition_with_cluster_count(
             np.zeros(6, dtype=int), 3, features=points, adjacency=_no_graph(6)
         )
+
+
+def test_weights_between_clusters_are_the_graph_summed_over_cluster_pairs(monkeypatch):
+    rng = np.random.default_rng(3)
+    adjacency = sp.random(40, 40, density=0.2, random_state=4, dtype=np.float32)
+    adjacency = sp.csr_matrix(adjacency + adjacency.T)
+    labels = rng.integers(0, 4, size=40)
+    membership = np.eye(4)[labels]
+    expected = membership.T @ adjacency.toarray().astype(np.float64) @ membership
+    monkeypatch.setattr(cluster_count, "ROWS_PER_BLOCK", 9)
+    between = cluster_count.weights_between_clusters(adjacency, labels, 4)
+    assert between.dtype == np.float64
+    np.testing.assert_allclose(between, expected)

@@ -96,7 +96,7 @@ def merge_by_modularity(adjacency: sp.spmatrix, labels: np.ndarray, n_clusters: 
     weight ``W``), computed on the K x K matrix of weights between clusters.
     """
     n_found = int(labels.max()) + 1
-    between = _weights_between_clusters(adjacency, labels, n_found)
+    between = weights_between_clusters(adjacency, labels, n_found)
     volume = between.sum(axis=1)
     total = volume.sum()
     active = np.ones(n_found, dtype=bool)
@@ -118,7 +118,7 @@ def merge_by_modularity(adjacency: sp.spmatrix, labels: np.ndarray, n_clusters: 
     return np.unique(merged_into[labels], return_inverse=True)[1].ravel()
 
 
-def _weights_between_clusters(adjacency: sp.spmatrix, labels: np.ndarray, n_found: int):
+def weights_between_clusters(adjacency: sp.spmatrix, labels: np.ndarray, n_found: int):
     """``(K, K)`` sums of the weights of ``adjacency`` between clusters, in float64.
 
     Summed a block of rows at a time, so the graph (float32 at 1.3M cells) is never copied
