@@ -23,8 +23,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
 import anndata as ad
@@ -32,7 +30,7 @@ import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
 from default_graph import preprocessed_and_graph, validated_cells
-from scratch_project import PROJECT_ROOT, labelled_datasets
+from scratch_project import PROJECT_ROOT, labelled_datasets, rows_for_each_dataset, write_results
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import leiden_on_graph
@@ -183,17 +181,12 @@ def main() -> None:
         "--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/count_split.md"
     )
     args = parser.parse_args()
-    rows = []
-    for dataset in labelled_datasets(args.data_dir):
-        started = time.perf_counter()
-        rows.append(split_and_test(dataset, args.seed, args.thresholds))
-        print(f"{dataset.stem}: {time.perf_counter() - started:.0f} s", flush=True)
+    rows = rows_for_each_dataset(
+        labelled_datasets(args.data_dir),
+        lambda dataset: [split_and_test(dataset, args.seed, args.thresholds)],
+    )
     command = ".venv/bin/python benchmarks/count_split.py"
-    markdown = table(rows, args.thresholds, command)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(markdown)
-    args.output.with_suffix(".json").write_text(json.dumps(rows, indent=1))
-    print(markdown)
+    write_results(args.output, table(rows, args.thresholds, command), rows)
 
 
 if __name__ == "__main__":

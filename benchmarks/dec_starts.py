@@ -32,7 +32,7 @@ import igraph as ig
 import numpy as np
 import scipy.sparse as sp
 from default_graph import preprocessed_cells_and_graph
-from scratch_project import PROJECT_ROOT, default_parameters, labelled_datasets
+from scratch_project import PROJECT_ROOT, default_parameters, labelled_datasets, write_results
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import kmeans_labels
@@ -139,9 +139,7 @@ def main() -> None:
         for row in runs_on(dataset, seed)
     ]
     command = "benchmarks/dec_starts.py --seeds " + " ".join(map(str, arguments.seeds))
-    arguments.output.write_text(table(rows, command))
-    arguments.output.with_suffix(".json").write_text(json.dumps(rows, indent=1))
-    print(table(rows, command))
+    write_results(arguments.output, table(rows, command), rows)
 
 
 if __name__ == "__main__":

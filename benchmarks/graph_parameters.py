@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 from default_graph import preprocessed_cells_and_graph
-from scratch_project import PROJECT_ROOT, default_parameters, labelled_datasets
+from scratch_project import (
+    PROJECT_ROOT,
+    default_parameters,
+    labelled_datasets,
+    rows_for_each_dataset,
+    write_results,
+)
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import leiden_on_graph
@@ -163,18 +167,11 @@ def main() -> None:
         "--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/graph_parameters.md"
     )
     args = parser.parse_args()
-    rows = []
-    for dataset in labelled_datasets(args.data_dir):
-        started = time.perf_counter()
-        for seed in args.seeds:
-            rows += starts(dataset, seed)
-        print(f"{dataset.stem}: {time.perf_counter() - started:.0f} s", flush=True)
-    command = ".venv/bin/python benchmarks/graph_parameters.py"
-    markdown = table(rows, command)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(markdown)
-    args.output.with_suffix(".json").write_text(json.dumps(rows, indent=1))
-    print(markdown)
+    rows = rows_for_each_dataset(
+        labelled_datasets(args.data_dir),
+        lambda dataset: [row for seed in args.seeds for row in starts(dataset, seed)],
+    )
+    write_results(args.output, table(rows, ".venv/bin/python benchmarks/graph_parameters.py"), rows)
 
 
 if __name__ == "__main__":

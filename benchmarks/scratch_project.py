@@ -6,6 +6,7 @@ scaling fit the scale and speed benchmarks report, and the project's default par
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -93,3 +94,21 @@ def labelled_datasets(data_dir: Path, stems: list[str] | None = None) -> list[Pa
     if not files:
         sys.exit(f"no .h5ad files found in {data_dir}")
     return files
+
+
+def rows_for_each_dataset(datasets: list[Path], rows_of) -> list[dict]:
+    """``rows_of(dataset)`` for every dataset, concatenated, printing each one's wall time."""
+    rows: list[dict] = []
+    for dataset in datasets:
+        started = time.perf_counter()
+        rows += rows_of(dataset)
+        print(f"{dataset.stem}: {time.perf_counter() - started:.0f} s", flush=True)
+    return rows
+
+
+def write_results(output: Path, markdown: str, rows: list[dict]) -> None:
+    """``markdown`` to ``output``, ``rows`` beside it as ``.json``, and the table on stdout."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(markdown)
+    output.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    print(markdown)
