@@ -1,7 +1,8 @@
 """Run the project's ``kedro run`` in a scratch copy, measuring wall time and peak RSS.
 
 Shared by the benchmark scripts: your ``data/`` and ``mlflow.db`` are never touched. Also the
-scaling fit the scale and speed benchmarks report, and the project's default parameters.
+scaling fit the scale and speed benchmarks report, the project's default parameters, the
+labelled files, and the per-file loop and result writing of the label-sweep benchmarks.
 """
 
 from __future__ import annotations
