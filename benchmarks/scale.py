@@ -20,7 +20,7 @@ Usage::
 
     .venv/bin/python benchmarks/scale.py [--cells 10000 100000 300000 1300000]
         [--cache-dir data/scale_benchmark] [--output benchmarks/results/scale.md]
-        [--keep-other-sizes]
+        [--keep-other-sizes] [--reuse-scanpy] [--params key=value,...]
 """
 
 from __future__ import annotations
@@ -97,15 +97,20 @@ def scanpy_worker(preprocessed: Path, output: Path) -> None:
 
 
 def measure_size(
-    n_cells: int, cache_dir: Path, workdir: Path, previous_scanpy: dict | None = None
+    n_cells: int,
+    cache_dir: Path,
+    workdir: Path,
+    previous_scanpy: dict | None = None,
+    extra_params: str = "",
 ) -> dict:
-    """Our stages at ``n_cells``, then scanpy's, unless ``previous_scanpy`` (an earlier
-    measurement of scanpy at this size, kept and marked as such) is given."""
+    """Our stages at ``n_cells`` (with ``extra_params``, kedro ``--params`` syntax, added to
+    every stage's), then scanpy's, unless ``previous_scanpy`` (an earlier measurement of
+    scanpy at this size, kept and marked as such) is given."""
     from sklearn.metrics import adjusted_rand_score
 
     path = simulated_file(n_cells, cache_dir)
     project = scratch_project(workdir)
-    parameters = f"input_path={path},label_key={LABEL_KEY}"
+    parameters = ",".join(filter(None, [f"input_path={path},label_key={LABEL_KEY}", extra_params]))
     row: dict = {"cells": n_cells}
     for stage in STAGES:
         command = [KEDRO, "run", "--pipeline", stage, "--params", parameters]
@@ -209,6 +214,12 @@ def main() -> None:
         " in our code only; the table marks the reused rows)",
     )
     parser.add_argument(
+        "--params",
+        default="",
+        help="extra kedro --params for our stages, to measure a candidate default (e.g."
+        " graph_construction.max_entries_per_row=100); give --output with it",
+    )
+    parser.add_argument(
         "--table-only",
         action="store_true",
         help="measure nothing: rewrite the markdown table from the JSON results",
@@ -229,6 +240,7 @@ def main() -> None:
                 arguments.cache_dir.resolve(),
                 Path(folder),
                 previous if arguments.reuse_scanpy else None,
+                arguments.params,
             )
         row["date"] = time.strftime("%Y-%m-%d %H:%M")
         rows = sorted([r for r in rows if r["cells"] != n_cells] + [row], key=lambda r: r["cells"])
@@ -236,7 +248,9 @@ def main() -> None:
     text = markdown(rows)
     arguments.output.write_text(
         "Command: `.venv/bin/python benchmarks/scale.py` (sizes measured one command at a time "
-        "with `--cells N --keep-other-sizes` keep the others' rows)  \n"
+        "with `--cells N --keep-other-sizes` keep the others' rows)"
+        + (f"; ours with `--params {arguments.params}`" if arguments.params else "")
+        + "  \n"
         f"Machine: {os.cpu_count()} cores; measured {', '.join(r.get('date', '?') for r in rows)}\n\n"
         f"{text}"
     )
