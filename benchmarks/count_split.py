@@ -91,19 +91,26 @@ def linked_pairs(adjacency: sp.spmatrix, labels: np.ndarray) -> list[tuple[int, 
     ]
 
 
+def linked_pair_genes(labels, adjacency, test, *, seed: int, tested: dict):
+    """``{(a, b): differential genes}`` for the linked pairs of ``labels``; ``tested`` caches
+    the counts by the pairs' member rows, so a pair is tested once across merges."""
+    members = [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)]
+    genes = {}
+    for a, b in linked_pairs(adjacency, labels):
+        key = (members[a].tobytes(), members[b].tobytes())
+        if key not in tested:
+            tested[key] = differential_genes(test, members[a], members[b], seed)
+        genes[a, b] = tested[key]
+    return genes
+
+
 def merged_below(labels, threshold, adjacency, test, *, seed: int, tested: dict):
     """``labels`` after merging linked pairs with fewer than ``threshold`` differential genes,
-    fewest first; ``tested`` caches the counts by the pair's member rows."""
+    fewest first (see :func:`linked_pair_genes` for ``tested``)."""
     labels = labels.copy()
     while True:
-        members = [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)]
-        fewest = None
-        for a, b in linked_pairs(adjacency, labels):
-            key = (members[a].tobytes(), members[b].tobytes())
-            if key not in tested:
-                tested[key] = differential_genes(test, members[a], members[b], seed)
-            if fewest is None or tested[key] < fewest[0]:
-                fewest = (tested[key], a, b)
+        genes = linked_pair_genes(labels, adjacency, test, seed=seed, tested=tested)
+        fewest = min(((count, *pair) for pair, count in genes.items()), default=None)
         if fewest is None or fewest[0] >= threshold:
             return labels
         labels[labels == fewest[2]] = fewest[1]
@@ -120,11 +127,9 @@ def split_and_test(dataset: Path, seed: int, thresholds) -> dict:
     annotation = cells.obs[LABEL_KEY].to_numpy()
     labels = leiden_on_graph(graph.ppmi, resolution=RESOLUTION, random_state=seed)
     tested: dict = {}
-    members = [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)]
-    pair_counts = [
-        differential_genes(test, members[a], members[b], seed)
-        for a, b in linked_pairs(graph.ppmi, labels)
-    ]
+    pair_counts = list(
+        linked_pair_genes(labels, graph.ppmi, test, seed=seed, tested=tested).values()
+    )
     merged = {
         threshold: merged_below(labels, threshold, graph.ppmi, test, seed=seed, tested=tested)
         for threshold in thresholds

@@ -28,17 +28,16 @@ import json
 import time
 from pathlib import Path
 
-import igraph as ig
 import numpy as np
-import scipy.sparse as sp
 from default_graph import preprocessed_cells_and_graph
 from scratch_project import PROJECT_ROOT, default_parameters, labelled_datasets, write_results
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import kmeans_labels
+from scimta_kedro.core.cluster_count import partition_modularity
 from scimta_kedro.core.preprocess import COUNTS_LAYER
 from scimta_kedro.core.train import GraphData, train_graph_autoencoder
-from scimta_kedro.pipelines.training.nodes import training_config
+from scimta_kedro.pipelines.training.nodes import encoder_features, training_config
 
 LABEL_KEY = "cell_type"
 STARTS = (
@@ -48,21 +47,14 @@ STARTS = (
 )
 
 
-def modularity(adjacency: sp.spmatrix, labels: np.ndarray) -> float:
-    upper = sp.triu(adjacency, k=1).tocoo()
-    graph = ig.Graph(n=adjacency.shape[0], edges=np.column_stack([upper.row, upper.col]))
-    return graph.modularity(labels.tolist(), weights=upper.data.tolist())
-
-
 def runs_on(dataset: Path, seed: int) -> list[dict]:
     options = default_parameters("training")
     cells, graph = preprocessed_cells_and_graph(dataset, seed)
     labels = cells.obs[LABEL_KEY].to_numpy()
     annotated = np.unique(labels, return_inverse=True)[1].ravel()
     true_k = int(annotated.max()) + 1
-    encoder_input = options["encoder_input"]
     data = GraphData(
-        features=cells.X if encoder_input == "X" else cells.obsm[encoder_input],
+        features=encoder_features(cells, options["encoder_input"]),
         counts=cells.layers[COUNTS_LAYER],
         connectivities=graph.connectivities,
         edges=graph.ppmi,
@@ -82,7 +74,7 @@ def runs_on(dataset: Path, seed: int) -> list[dict]:
                 "start": start,
                 "start_ari": adjusted_rand_score(labels, result.initial_labels),
                 "ari": adjusted_rand_score(labels, final),
-                "modularity": modularity(graph.ppmi, final),
+                "modularity": partition_modularity(graph.ppmi, final),
                 "confidence": float(result.soft_assignment.max(axis=1).mean()),
                 "seconds": time.perf_counter() - began,
             }

@@ -22,13 +22,16 @@ def validated_cells(dataset: Path) -> ad.AnnData:
     return validate_counts(read_cells(dataset), n_neighbors=graph_options["n_neighbors"])
 
 
+def preprocessed(counts: ad.AnnData, seed: int) -> ad.AnnData:
+    """Validated raw ``counts`` preprocessed with the default parameters and ``seed`` as the
+    run's ``random_state``."""
+    return preprocess_counts(counts, preprocess_config(default_parameters("data_processing"), seed))
+
+
 def preprocessed_and_graph(counts: ad.AnnData, seed: int) -> tuple[ad.AnnData, PPMIGraph]:
-    """Validated raw ``counts`` preprocessed, and their cell graph, with the default
-    parameters and ``seed`` as the run's ``random_state``."""
+    """:func:`preprocessed` ``counts`` and their default cell graph."""
     graph_options = default_parameters("graph_construction")
-    cells = preprocess_counts(
-        counts, preprocess_config(default_parameters("data_processing"), seed)
-    )
+    cells = preprocessed(counts, seed)
     graph = build_ppmi_graph(
         cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, seed)
     )

@@ -23,7 +23,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from default_graph import preprocessed_cells_and_graph
+from default_graph import preprocessed, validated_cells
 from scratch_project import (
     PROJECT_ROOT,
     default_parameters,
@@ -61,7 +61,7 @@ VARIANTS = {
 
 def starts(dataset: Path, seed: int) -> list[dict]:
     """One row per variant: both DEC starts on ``dataset`` with ``seed``."""
-    cells, _ = preprocessed_cells_and_graph(dataset, seed)
+    cells = preprocessed(validated_cells(dataset), seed)
     annotation = cells.obs[LABEL_KEY].to_numpy()
     true_k = int(np.unique(annotation).size)
     options = default_parameters("graph_construction")

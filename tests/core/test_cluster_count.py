@@ -128,3 +128,18 @@ def test_weights_between_clusters_are_the_graph_summed_over_cluster_pairs(monkey
     between = cluster_count.weights_between_clusters(adjacency, labels, 4)
     assert between.dtype == np.float64
     np.testing.assert_allclose(between, expected)
+
+
+def test_partition_modularity_is_igraphs():
+    adjacency, truth = _planted_graph(
+        [10, 12, 8, 15], within=1.0, between_pairs={(0, 1): 0.3, (2, 3): 0.1, (1, 2): 0.05}
+    )
+    partitions = [truth, truth // 2, np.zeros_like(truth), np.arange(truth.size) % 3]
+    for labels in partitions:
+        assert cluster_count.partition_modularity(adjacency, labels) == pytest.approx(
+            _modularity(adjacency, labels), abs=1e-12
+        )
+    string_labels = np.array(["x", "y"])[truth % 2]
+    assert cluster_count.partition_modularity(adjacency, string_labels) == pytest.approx(
+        _modularity(adjacency, truth % 2), abs=1e-12
+    )

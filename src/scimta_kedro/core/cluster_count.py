@@ -118,6 +118,15 @@ def merge_by_modularity(adjacency: sp.spmatrix, labels: np.ndarray, n_clusters: 
     return np.unique(merged_into[labels], return_inverse=True)[1].ravel()
 
 
+def partition_modularity(adjacency: sp.spmatrix, labels: np.ndarray) -> float:
+    """Newman's modularity of ``labels`` on the symmetric weighted ``adjacency``, from the
+    K x K weights between clusters: ``sum_c w_cc / W - (v_c / W)^2``."""
+    codes = np.unique(labels, return_inverse=True)[1].ravel()
+    between = weights_between_clusters(adjacency, codes, int(codes.max()) + 1)
+    total = between.sum()
+    return float(np.trace(between) / total - np.sum((between.sum(axis=1) / total) ** 2))
+
+
 def weights_between_clusters(adjacency: sp.spmatrix, labels: np.ndarray, n_found: int):
     """``(K, K)`` sums of the weights of ``adjacency`` between clusters, in float64.
 

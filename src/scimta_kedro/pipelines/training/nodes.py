@@ -15,7 +15,8 @@ from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoe
 from scimta_kedro.core.validate import InputError, check_same_cells
 
 
-def _encoder_features(cells: ad.AnnData, encoder_input: str):
+def encoder_features(cells: ad.AnnData, encoder_input: str):
+    """The matrix the encoder reads: ``X`` or an ``obsm`` key (``training.encoder_input``)."""
     if encoder_input == "X":
         return cells.X
     if encoder_input not in cells.obsm:
@@ -41,7 +42,7 @@ def train_model(
     """Train the graph autoencoder; return the model, the embedded cells and loss histories."""
     check_same_cells(preprocessed_cells, cell_graph, ("preprocessed_cells", "cell_graph"))
     data = GraphData(
-        features=_encoder_features(preprocessed_cells, options["encoder_input"]),
+        features=encoder_features(preprocessed_cells, options["encoder_input"]),
         counts=preprocessed_cells.layers[COUNTS_LAYER],
         connectivities=cell_graph.obsp[keys.CONNECTIVITIES],
         edges=cell_graph.obsp[keys.PPMI],
