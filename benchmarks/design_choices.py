@@ -94,7 +94,7 @@ def main() -> None:
         features = cells.X if encoder_input == "X" else cells.obsm[encoder_input]
         start = time.perf_counter()
         result = train_graph_autoencoder(
-            GraphData(features, cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi),
+            GraphData.from_graph(features, cells.layers[COUNTS_LAYER], graph),
             config,
         )
         report(name, result.soft_assignment.argmax(axis=1), time.perf_counter() - start)

@@ -1,14 +1,18 @@
-"""Cell-graph parameters on real data: the partition DEC starts from, for each variant.
+"""Cell-graph and HVG parameters on real data: the partition DEC starts from, for each variant.
 
-DEC's start is the Leiden partition of the PPMI cell graph (resolution 1.0) with
-``n_clusters: auto``, and that partition split or merged to k when k is given
-(core/cluster_count.py); the final clusters stay close to it (README: DEC starts). This
+DEC's start is the Leiden partition of the PPMI cell graph (resolution 1.0) split or merged
+(core/cluster_count.py) to the number of clusters: with ``n_clusters: auto``, Leiden's count on
+the UMAP-weighted kNN graph; when k is given, k. The final clusters stay close to it
+(README: DEC starts). This
 rebuilds the cell graph of every labelled file in ``../shared/data`` with one graph
 parameter changed at a time (kNN k, surfing steps, restart probability, the surfing pruning
-bound, the kNN metric, the number of PCs the kNN reads) and scores both starts against the
-labels, for several seeds (preprocessing, graph and Leiden seeded alike). No model is
-trained. Labels only score; the leave-one-dataset-out view shows which variant the other
-files would pick for each held-out file, and what it gives there.
+bound, the kNN metric, the number of PCs the kNN reads, and in preprocessing the number and
+flavour of the highly variable genes) and scores both starts against the labels, for
+several seeds (preprocessing, graph and Leiden seeded alike). No model is trained. A
+preprocessing variant changes the PCs the accuracy benchmark's KMeans anchor reads too, so
+KMeans(k) on each preprocessing variant's 50 PCs is scored beside it. Labels only score; the
+leave-one-dataset-out view shows which variant the other files would pick for each held-out
+file, and what it gives there.
 
 Usage::
 
@@ -23,7 +27,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from default_graph import preprocessed, validated_cells
+from default_graph import validated_cells
 from scratch_project import (
     PROJECT_ROOT,
     default_parameters,
@@ -33,14 +37,17 @@ from scratch_project import (
 )
 from sklearn.metrics import adjusted_rand_score
 
-from scimta_kedro.core.cluster import leiden_on_graph
-from scimta_kedro.core.cluster_count import partition_with_cluster_count
+from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.graphs import build_ppmi_graph
+from scimta_kedro.core.preprocess import COUNTS_LAYER, preprocess_counts
+from scimta_kedro.core.train import GraphData, dec_start_partition
+from scimta_kedro.pipelines.data_processing.nodes import preprocess_config
 from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
+from scimta_kedro.pipelines.training.nodes import encoder_features, training_config
 
 LABEL_KEY = "cell_type"
 DEFAULT = "default"
-# Each variant changes one GraphConfig field (or, "n_pcs", the PCs the kNN search reads).
+# Each variant changes one GraphConfig field (or, "n_pcs", the PCs the kNN search reads)...
 VARIANTS = {
     DEFAULT: {},
     "n_neighbors 10": {"n_neighbors": 10},
@@ -57,38 +64,67 @@ VARIANTS = {
     "n_pcs 20": {"n_pcs": 20},
     "n_pcs 30": {"n_pcs": 30},
 }
+# ... or one PreprocessConfig field (then the graph is the default one, on the new PCs).
+PREPROCESSING_VARIANTS = {
+    "n_top_genes 1000": {"n_top_genes": 1000},
+    "n_top_genes 3000": {"n_top_genes": 3000},
+    "n_top_genes 5000": {"n_top_genes": 5000},
+    "hvg_flavor cell_ranger": {"hvg_flavor": "cell_ranger"},
+}
+
+
+def _start_row(dataset, seed, variant, *, cells, config, n_pcs=None) -> dict:
+    """Both DEC starts, as training finds them, from the cell graph ``config`` builds on the
+    first ``n_pcs`` PCs of ``cells``."""
+    annotation = cells.obs[LABEL_KEY].to_numpy()
+    true_k = int(np.unique(annotation).size)
+    options = default_parameters("training")
+    graph = build_ppmi_graph(cells.obsm["X_pca"][:, :n_pcs], config)
+    data = GraphData.from_graph(
+        encoder_features(cells, options["encoder_input"]), cells.layers[COUNTS_LAYER], graph
+    )
+    auto = dec_start_partition(data, training_config(options, seed))
+    given = dec_start_partition(data, training_config({**options, "n_clusters": true_k}, seed))
+    found = int(np.unique(auto).size)
+    return {
+        "dataset": dataset.stem,
+        "seed": seed,
+        "variant": variant,
+        "true_k": true_k,
+        "auto_clusters": found,
+        "auto_within_1_5x": true_k / 1.5 <= found <= 1.5 * true_k,
+        "auto_ari": float(adjusted_rand_score(annotation, auto)),
+        "given_k_ari": float(adjusted_rand_score(annotation, given)),
+    }
 
 
 def starts(dataset: Path, seed: int) -> list[dict]:
-    """One row per variant: both DEC starts on ``dataset`` with ``seed``."""
-    cells = preprocessed(validated_cells(dataset), seed)
-    annotation = cells.obs[LABEL_KEY].to_numpy()
-    true_k = int(np.unique(annotation).size)
-    options = default_parameters("graph_construction")
-    pcs = cells.obsm[options["use_rep"]]
+    """One row per variant: both DEC starts on ``dataset`` with ``seed``, and for the default
+    and the preprocessing variants the KMeans anchor on their PCs."""
+    counts = validated_cells(dataset)
+    default_preprocessing = preprocess_config(default_parameters("data_processing"), seed)
+    default_graph_config = cell_graph_config(default_parameters("graph_construction"), seed)
+
+    def anchored(row, cells):
+        kmeans = kmeans_labels(cells.obsm["X_pca"], row["true_k"], seed)
+        score = adjusted_rand_score(cells.obs[LABEL_KEY].to_numpy(), kmeans)
+        return {**row, "kmeans_ari": float(score)}
+
+    cells = preprocess_counts(counts, default_preprocessing)
     rows = []
     for name, variant in VARIANTS.items():
         fields = {key: value for key, value in variant.items() if key != "n_pcs"}
-        n_pcs = variant.get("n_pcs", pcs.shape[1])
-        config = dataclasses.replace(cell_graph_config(options, seed), **fields)
-        graph = build_ppmi_graph(pcs[:, :n_pcs], config)
-        auto = leiden_on_graph(graph.ppmi, resolution=1.0, random_state=seed)
-        given = partition_with_cluster_count(
-            auto, true_k, features=pcs, adjacency=graph.ppmi, random_state=seed
+        config = dataclasses.replace(default_graph_config, **fields)
+        row = _start_row(
+            dataset, seed, name, cells=cells, config=config, n_pcs=variant.get("n_pcs")
         )
-        found = int(np.unique(auto).size)
-        rows.append(
-            {
-                "dataset": dataset.stem,
-                "seed": seed,
-                "variant": name,
-                "true_k": true_k,
-                "auto_clusters": found,
-                "auto_within_1_5x": true_k / 1.5 <= found <= 1.5 * true_k,
-                "auto_ari": float(adjusted_rand_score(annotation, auto)),
-                "given_k_ari": float(adjusted_rand_score(annotation, given)),
-            }
+        rows.append(anchored(row, cells) if name == DEFAULT else row)
+    for name, variant in PREPROCESSING_VARIANTS.items():
+        variant_cells = preprocess_counts(
+            counts, dataclasses.replace(default_preprocessing, **variant)
         )
+        row = _start_row(dataset, seed, name, cells=variant_cells, config=default_graph_config)
+        rows.append(anchored(row, variant_cells))
     return rows
 
 
@@ -120,8 +156,9 @@ def table(rows: list[dict], command: str) -> str:
     lines = [
         f"Command: `{command}`  ",
         f"Seeds {', '.join(map(str, seeds))}; ARI of DEC's start against the labels (scoring "
-        "only), mean over the seeds: Leiden (resolution 1.0) on the PPMI cell graph "
-        "(`auto`), and that partition brought to the annotated k (k given). No training.",
+        "only), mean over the seeds: Leiden (resolution 1.0) on the PPMI cell graph brought "
+        "to Leiden's count on the UMAP-weighted kNN graph (`auto`) or to the annotated k "
+        "(k given), as training starts DEC. No training.",
         "",
     ]
     for score, title in (("given_k_ari", "k given"), ("auto_ari", "auto")):
@@ -139,6 +176,22 @@ def table(rows: list[dict], command: str) -> str:
         for held_out, pick, picked, default in _leave_one_out(means):
             lines.append(f"| {held_out} | {pick} | {picked:.3f} | {default:.3f} |")
         lines.append("")
+    anchored_rows = [row for row in rows if "kmeans_ari" in row]
+    kmeans = _means(anchored_rows, "kmeans_ari")
+    given_k = _means(anchored_rows, "given_k_ari")
+    lines += [
+        "**KMeans(k) on the 50 PCs (the accuracy benchmark's anchor), for the variants that "
+        "change the PCs**",
+        "",
+        "| variant | " + " | ".join(datasets) + " | mean | start (k given) minus KMeans |",
+    ]
+    lines.append("|---" * (len(datasets) + 3) + "|")
+    for variant, by_dataset in kmeans.items():
+        values = [by_dataset[d] for d in datasets]
+        margin = np.mean([given_k[variant][d] for d in datasets]) - np.mean(values)
+        cells = " | ".join(f"{value:.3f}" for value in values)
+        lines.append(f"| {variant} | {cells} | {np.mean(values):.3f} | {margin:+.3f} |")
+    lines.append("")
     counts: dict[str, dict[str, list[int]]] = {}
     for row in rows:
         counts.setdefault(row["variant"], {}).setdefault(row["dataset"], []).append(

@@ -67,7 +67,7 @@ def worker(method: str, path: Path, output: Path) -> None:
     pca = cells.obsm["X_pca"]
     if method == "scIMTA":
         graph = build_ppmi_graph(pca, GraphConfig())
-        data = GraphData(pca, cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi)
+        data = GraphData.from_graph(pca, cells.layers[COUNTS_LAYER], graph)
         labels = train_graph_autoencoder(data, TrainingConfig()).soft_assignment.argmax(axis=1)
     elif method == "dense reference":
         from dense_reference import dense_ppmi_graph, train_dense
@@ -114,9 +114,7 @@ def seconds_per_epoch(n_cells: int, folder: Path) -> float:
     simulate_counts(_simulation(n_cells)).write_h5ad(path)
     cells = _preprocessed(path)
     graph = build_ppmi_graph(cells.obsm["X_pca"], GraphConfig())
-    data = GraphData(
-        cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi
-    )
+    data = GraphData.from_graph(cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph)
     stamps = []
     config = replace(TrainingConfig(), pretrain_epochs=30, finetune_epochs=0, n_clusters=2)
     train_graph_autoencoder(

@@ -26,9 +26,7 @@ def planted():
         cells.obsm["X_pca"], GraphConfig(n_neighbors=10, max_entries_per_row=30)
     )
     # The encoder reads the PCA, as with the default training.encoder_input.
-    data = GraphData(
-        cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph.connectivities, graph.ppmi
-    )
+    data = GraphData.from_graph(cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph)
     return cells, data
 
 

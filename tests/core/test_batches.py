@@ -70,6 +70,18 @@ def test_simulated_batches_share_cell_types_and_shift_expression():
     assert np.median(np.abs(np.log(first[expressed] / second[expressed]))) > 0.2
 
 
+def test_knn_connectivities_weigh_each_batch_on_its_own_scale():
+    embedding, batches, _ = _two_batches_apart()
+    config = GraphConfig(n_neighbors=6, max_entries_per_row=20)
+    weights = build_ppmi_graph(embedding, config, batches).knn_connectivities
+    assert abs(weights - weights.T).max() < 1e-6
+    # Each cell's nearest neighbour in each batch gets UMAP's full weight 1, however far the
+    # batch effect puts the other batch; on one common scale it would get almost nothing.
+    for batch in ("a", "b"):
+        strongest = weights[:, batches == batch].max(axis=1).toarray().ravel()
+        assert strongest.min() > 0.999
+
+
 @pytest.mark.parametrize("knn_method", ["exact", "approximate"])
 def test_balanced_graph_gives_every_cell_neighbours_in_every_batch(knn_method):
     embedding, batches, types = _two_batches_apart()
@@ -166,13 +178,7 @@ def _train(cells, batches):
     graph = build_ppmi_graph(
         cells.obsm["X_pca"], GraphConfig(n_neighbors=10, max_entries_per_row=30), batches
     )
-    data = GraphData(
-        cells.obsm["X_pca"],
-        cells.layers[COUNTS_LAYER],
-        graph.connectivities,
-        graph.ppmi,
-        batches=batches,
-    )
+    data = GraphData.from_graph(cells.obsm["X_pca"], cells.layers[COUNTS_LAYER], graph, batches)
     return train_graph_autoencoder(data, TrainingConfig(**FAST, batch_penalty_weight=1.0))
 
 

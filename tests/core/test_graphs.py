@@ -75,6 +75,20 @@ def test_pruning_bounds_entries_per_row(points):
     assert graph.ppmi.nnz <= 2 * bound * points.shape[0]
 
 
+def test_knn_connectivities_are_scanpys_weights_of_the_same_neighbours(points):
+    import anndata as ad
+    import scanpy as sc
+
+    graph = build_ppmi_graph(points, GraphConfig(n_neighbors=7, knn_method="exact"))
+    cells = ad.AnnData(np.zeros((points.shape[0], 1), dtype=np.float32))
+    cells.obsm["X_pca"] = points
+    # scanpy counts each cell among its own n_neighbors.
+    sc.pp.neighbors(cells, n_neighbors=8, use_rep="X_pca")
+    scanpy_weights = cells.obsp["connectivities"]
+    assert abs(graph.knn_connectivities - scanpy_weights).max() < 1e-5
+    assert (graph.knn_connectivities > 0).toarray().tolist() == (graph.knn > 0).toarray().tolist()
+
+
 def test_knn_rows_hold_at_least_k_neighbours(points):
     knn = knn_adjacency(points, GraphConfig(n_neighbors=7))
     assert np.diff(knn.indptr).min() >= 7

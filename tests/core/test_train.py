@@ -1,5 +1,8 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import label_centroids, leiden_on_graph
@@ -75,6 +78,37 @@ def test_dec_starts_from_the_leiden_clusters_brought_to_the_number_asked(planted
     assert np.unique(result.initial_labels).size == (3 if n_clusters == "auto" else n_clusters)
 
 
+def _four_cliques(n_cells: int) -> sp.csr_matrix:
+    group = np.arange(n_cells) % 4
+    return sp.csr_matrix((group[:, None] == group[None, :]).astype(np.float32))
+
+
+@pytest.mark.parametrize(("count_graph", "n_found"), [("knn", 4), ("ppmi", 3)])
+def test_auto_counts_the_clusters_on_the_graph_named(planted, count_graph, n_found):
+    data = planted[1]
+    # A kNN graph of four cliques: Leiden counts 4 there, 3 on the planted PPMI graph.
+    data = replace(data, knn_connectivities=_four_cliques(data.features.shape[0]))
+    result = train_graph_autoencoder(
+        data, TrainingConfig(**{**FAST, "finetune_epochs": 0}, cluster_count_graph=count_graph)
+    )
+    leiden = leiden_on_graph(data.edges, resolution=1.0, random_state=0)
+    expected = partition_with_cluster_count(
+        leiden, n_found, features=data.features, adjacency=data.edges
+    )
+    assert adjusted_rand_score(result.initial_labels, expected) == 1.0
+    assert np.unique(result.initial_labels).size == n_found
+
+
+def test_auto_without_the_knn_graph_is_refused_before_training(planted):
+    data = replace(planted[1], knn_connectivities=None)
+    history = []
+    with pytest.raises(ValueError, match="cluster_count_graph: ppmi"):
+        train_graph_autoencoder(
+            data, TrainingConfig(**FAST), on_epoch_end=lambda *step: history.append(step)
+        )
+    assert history == []
+
+
 def test_dec_can_start_from_a_partition_given(planted):
     cells, data = planted
     given = cells.obs["cell_type"].to_numpy()
@@ -121,6 +155,11 @@ def test_more_clusters_than_cells_is_refused_before_training(planted):
             on_epoch_end=lambda *step: history.append(step),
         )
     assert history == []  # no epoch ran
+
+
+def test_unknown_cluster_count_graphs_are_rejected():
+    with pytest.raises(ValueError, match="cluster_count_graph must be one of"):
+        TrainingConfig(cluster_count_graph="umap")
 
 
 @pytest.mark.parametrize("bad", [1, "many", 2.5])

@@ -8,6 +8,8 @@ INITIAL_CLUSTER = "scimta_initial_cluster"
 CONNECTIVITIES = "scimta_connectivities"
 PPMI = "scimta_ppmi"
 KNN = "scimta_knn"
+# The kNN graph weighted as scanpy weights its connectivities (UMAP); sets the auto count.
+KNN_CONNECTIVITIES = "scimta_knn_connectivities"
 RUN_INFO = "scimta"
 GENE_COMMUNITY = "scimta_gene_community"
 GENE_MEMBERSHIP = "scimta_gene_membership"

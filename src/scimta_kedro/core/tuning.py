@@ -232,13 +232,7 @@ def evaluate_parameters(
     )
     training = TrainingConfig(**training_options, random_state=config.random_state)
     result = train_graph_autoencoder(
-        GraphData(
-            data.features,
-            data.training_counts,
-            graph.connectivities,
-            graph.ppmi,
-            batches=data.batches,
-        ),
+        GraphData.from_graph(data.features, data.training_counts, graph, data.batches),
         training,
         on_epoch_end=on_epoch_end,
     )

@@ -33,6 +33,7 @@ def _graph_holder(obs, graph: PPMIGraph, config: GraphConfig, **info: Any) -> ad
     holder.obsp[keys.CONNECTIVITIES] = graph.connectivities
     holder.obsp[keys.PPMI] = graph.ppmi
     holder.obsp[keys.KNN] = graph.knn
+    holder.obsp[keys.KNN_CONNECTIVITIES] = graph.knn_connectivities
     holder.uns["scimta_graph"] = {**info, **config.__dict__}
     return holder
 

@@ -11,7 +11,12 @@ import pandas as pd
 from scimta_kedro.core import keys
 from scimta_kedro.core.batches import batch_labels
 from scimta_kedro.core.preprocess import COUNTS_LAYER
-from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
+from scimta_kedro.core.train import (
+    GraphData,
+    TrainingConfig,
+    counts_clusters_on_knn,
+    train_graph_autoencoder,
+)
 from scimta_kedro.core.validate import InputError, check_same_cells
 
 
@@ -33,6 +38,20 @@ def training_config(options: dict[str, Any], random_state: int) -> TrainingConfi
     return TrainingConfig(**fields, random_state=random_state)
 
 
+def knn_connectivities(cell_graph: ad.AnnData, config: TrainingConfig):
+    """The cell graph's UMAP-weighted kNN graph when it counts the clusters, else ``None``."""
+    if not counts_clusters_on_knn(config):
+        return None
+    if keys.KNN_CONNECTIVITIES not in cell_graph.obsp:
+        raise InputError(
+            f"cell_graph has no obsp['{keys.KNN_CONNECTIVITIES}'], which counts the clusters "
+            "with training.n_clusters: auto; it was built by an older version. Re-run "
+            "`kedro run --pipeline graph_construction`, or set "
+            "training.cluster_count_graph: ppmi."
+        )
+    return cell_graph.obsp[keys.KNN_CONNECTIVITIES]
+
+
 def train_model(
     preprocessed_cells: ad.AnnData,
     cell_graph: ad.AnnData,
@@ -41,14 +60,16 @@ def train_model(
 ) -> tuple[keras.Model, ad.AnnData, dict[str, list[dict[str, float]]]]:
     """Train the graph autoencoder; return the model, the embedded cells and loss histories."""
     check_same_cells(preprocessed_cells, cell_graph, ("preprocessed_cells", "cell_graph"))
+    config = training_config(options, random_state)
     data = GraphData(
         features=encoder_features(preprocessed_cells, options["encoder_input"]),
         counts=preprocessed_cells.layers[COUNTS_LAYER],
         connectivities=cell_graph.obsp[keys.CONNECTIVITIES],
         edges=cell_graph.obsp[keys.PPMI],
         batches=batch_labels(preprocessed_cells),
+        knn_connectivities=knn_connectivities(cell_graph, config),
     )
-    result = train_graph_autoencoder(data, training_config(options, random_state))
+    result = train_graph_autoencoder(data, config)
 
     embedded_cells = ad.AnnData(obs=preprocessed_cells.obs[[]].copy())
     embedded_cells.obsm[keys.LATENT] = result.latent
