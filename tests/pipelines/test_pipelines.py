@@ -138,3 +138,33 @@ def test_kedro_viz_build_succeeds(tiny_project):
         "tuning",
         *STAGES,
     }
+
+
+def test_a_cell_graph_without_the_knn_weights_asks_for_graph_construction(small_counts):
+    from scimta_kedro.core import keys
+    from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
+    from scimta_kedro.pipelines.graph_construction.nodes import build_cell_graph
+    from scimta_kedro.pipelines.training.nodes import train_model
+
+    from ..simulated import FAST
+
+    cells = preprocess_counts(
+        small_counts, PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15)
+    )
+    graph = build_cell_graph(
+        cells, {"use_rep": "X_pca", "n_neighbors": 10, "max_entries_per_row": 30}, 0
+    )
+    assert graph.obsp[keys.KNN_CONNECTIVITIES].nnz > 0
+    # A cell graph written before the count moved to the kNN graph.
+    del graph.obsp[keys.KNN_CONNECTIVITIES]
+    options = {**FAST, "encoder_input": "X_pca"}
+    with pytest.raises(InputError, match="kedro run --pipeline graph_construction"):
+        train_model(cells, graph, options, 0)
+    # With the count on the PPMI graph it is not needed.
+    model, embedded, _ = train_model(
+        cells,
+        graph,
+        {**options, "pretrain_epochs": 2, "finetune_epochs": 0, "cluster_count_graph": "ppmi"},
+        0,
+    )
+    assert embedded.n_obs == cells.n_obs
