@@ -29,20 +29,11 @@ import anndata as ad
 import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
-from default_graph import preprocessed_and_graph, validated_cells
-from scratch_project import (
-    PROJECT_ROOT,
-    default_parameters,
-    labelled_datasets,
-    rows_for_each_dataset,
-    write_results,
-)
+from default_graph import default_start, preprocessed_and_graph, training_data, validated_cells
+from scratch_project import PROJECT_ROOT, labelled_datasets, rows_for_each_dataset, write_results
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster_count import weights_between_clusters
-from scimta_kedro.core.preprocess import COUNTS_LAYER
-from scimta_kedro.core.train import GraphData, dec_start_partition
-from scimta_kedro.pipelines.training.nodes import encoder_features, training_config
 
 LABEL_KEY = "cell_type"
 LINKED_FRACTION = 0.02
@@ -137,11 +128,7 @@ def split_and_test(dataset: Path, seed: int, thresholds) -> dict:
     kept = counts.obs_names.get_indexer(cells.obs_names)
     test = log_normalized(test_counts[kept])
     annotation = cells.obs[LABEL_KEY].to_numpy()
-    options = default_parameters("training")
-    data = GraphData.from_graph(
-        encoder_features(cells, options["encoder_input"]), cells.layers[COUNTS_LAYER], graph
-    )
-    labels = dec_start_partition(data, training_config(options, seed))
+    labels = default_start(training_data(cells, graph), seed)
     tested: dict = {}
     pair_counts = list(
         linked_pair_genes(labels, graph.ppmi, test, seed=seed, tested=tested).values()

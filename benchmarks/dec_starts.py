@@ -29,15 +29,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from default_graph import preprocessed_cells_and_graph
+from default_graph import preprocessed_cells_and_graph, training_data
 from scratch_project import PROJECT_ROOT, default_parameters, labelled_datasets, write_results
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.cluster_count import partition_modularity
-from scimta_kedro.core.preprocess import COUNTS_LAYER
-from scimta_kedro.core.train import GraphData, train_graph_autoencoder
-from scimta_kedro.pipelines.training.nodes import encoder_features, training_config
+from scimta_kedro.core.train import train_graph_autoencoder
+from scimta_kedro.pipelines.training.nodes import training_config
 
 LABEL_KEY = "cell_type"
 STARTS = (
@@ -53,12 +52,7 @@ def runs_on(dataset: Path, seed: int) -> list[dict]:
     labels = cells.obs[LABEL_KEY].to_numpy()
     annotated = np.unique(labels, return_inverse=True)[1].ravel()
     true_k = int(annotated.max()) + 1
-    data = GraphData(
-        features=encoder_features(cells, options["encoder_input"]),
-        counts=cells.layers[COUNTS_LAYER],
-        connectivities=graph.connectivities,
-        edges=graph.ppmi,
-    )
+    data = training_data(cells, graph)
     config = training_config({**options, "n_clusters": true_k}, seed)
     kmeans = kmeans_labels(data.features, true_k, seed)
     rows = []

@@ -7,13 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import anndata as ad
+import numpy as np
 from scratch_project import default_parameters
 
 from scimta_kedro.core.graphs import PPMIGraph, build_ppmi_graph
-from scimta_kedro.core.preprocess import preprocess_counts
+from scimta_kedro.core.preprocess import COUNTS_LAYER, preprocess_counts
+from scimta_kedro.core.train import GraphData, dec_start_partition
 from scimta_kedro.core.validate import read_cells, validate_counts
 from scimta_kedro.pipelines.data_processing.nodes import preprocess_config
 from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
+from scimta_kedro.pipelines.training.nodes import encoder_features, training_config
 
 
 def validated_cells(dataset: Path) -> ad.AnnData:
@@ -42,3 +45,19 @@ def preprocessed_cells_and_graph(dataset: Path, seed: int) -> tuple[ad.AnnData, 
     """``dataset`` read, checked and preprocessed, and its cell graph (see
     :func:`preprocessed_and_graph`)."""
     return preprocessed_and_graph(validated_cells(dataset), seed)
+
+
+def training_data(cells: ad.AnnData, graph: PPMIGraph) -> GraphData:
+    """What the default training node trains on for preprocessed ``cells`` and their
+    ``graph``."""
+    encoder_input = default_parameters("training")["encoder_input"]
+    return GraphData.from_graph(
+        encoder_features(cells, encoder_input), cells.layers[COUNTS_LAYER], graph
+    )
+
+
+def default_start(data: GraphData, seed: int, **options) -> np.ndarray:
+    """DEC's start as training finds it with the default ``params:training`` (``options``
+    override some, e.g. ``n_clusters=k``) and ``seed`` as the run's ``random_state``."""
+    training_options = {**default_parameters("training"), **options}
+    return dec_start_partition(data, training_config(training_options, seed))

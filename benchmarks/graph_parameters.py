@@ -27,7 +27,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from default_graph import validated_cells
+from default_graph import default_start, training_data, validated_cells
 from scratch_project import (
     PROJECT_ROOT,
     default_parameters,
@@ -39,11 +39,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.graphs import build_ppmi_graph
-from scimta_kedro.core.preprocess import COUNTS_LAYER, preprocess_counts
-from scimta_kedro.core.train import GraphData, dec_start_partition
+from scimta_kedro.core.preprocess import preprocess_counts
 from scimta_kedro.pipelines.data_processing.nodes import preprocess_config
 from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
-from scimta_kedro.pipelines.training.nodes import encoder_features, training_config
 
 LABEL_KEY = "cell_type"
 DEFAULT = "default"
@@ -78,13 +76,9 @@ def _start_row(dataset, seed, variant, *, cells, config, n_pcs=None) -> dict:
     first ``n_pcs`` PCs of ``cells``."""
     annotation = cells.obs[LABEL_KEY].to_numpy()
     true_k = int(np.unique(annotation).size)
-    options = default_parameters("training")
-    graph = build_ppmi_graph(cells.obsm["X_pca"][:, :n_pcs], config)
-    data = GraphData.from_graph(
-        encoder_features(cells, options["encoder_input"]), cells.layers[COUNTS_LAYER], graph
-    )
-    auto = dec_start_partition(data, training_config(options, seed))
-    given = dec_start_partition(data, training_config({**options, "n_clusters": true_k}, seed))
+    data = training_data(cells, build_ppmi_graph(cells.obsm["X_pca"][:, :n_pcs], config))
+    auto = default_start(data, seed)
+    given = default_start(data, seed, n_clusters=true_k)
     found = int(np.unique(auto).size)
     return {
         "dataset": dataset.stem,

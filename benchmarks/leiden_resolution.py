@@ -25,19 +25,9 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-from default_graph import preprocessed_cells_and_graph
-from scratch_project import (
-    PROJECT_ROOT,
-    default_parameters,
-    labelled_datasets,
-    rows_for_each_dataset,
-    write_results,
-)
+from default_graph import default_start, preprocessed_cells_and_graph, training_data
+from scratch_project import PROJECT_ROOT, labelled_datasets, rows_for_each_dataset, write_results
 from sklearn.metrics import adjusted_rand_score
-
-from scimta_kedro.core.preprocess import COUNTS_LAYER
-from scimta_kedro.core.train import GraphData, dec_start_partition
-from scimta_kedro.pipelines.training.nodes import encoder_features, training_config
 
 LABEL_KEY = "cell_type"
 DEFAULT_RESOLUTIONS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
@@ -49,24 +39,11 @@ def sweep(dataset: Path, resolutions, seeds) -> list[dict]:
     cells, graph = preprocessed_cells_and_graph(dataset, seed=0)
     labels = cells.obs[LABEL_KEY].to_numpy()
     true_k = int(np.unique(labels).size)
-    options = default_parameters("training")
-    data = GraphData.from_graph(
-        encoder_features(cells, options["encoder_input"]), cells.layers[COUNTS_LAYER], graph
-    )
+    data = training_data(cells, graph)
     rows = []
     for resolution, count_graph in itertools.product(resolutions, COUNT_GRAPHS):
         starts = [
-            dec_start_partition(
-                data,
-                training_config(
-                    {
-                        **options,
-                        "leiden_resolution": resolution,
-                        "cluster_count_graph": count_graph,
-                    },
-                    seed,
-                ),
-            )
+            default_start(data, seed, leiden_resolution=resolution, cluster_count_graph=count_graph)
             for seed in seeds
         ]
         counts = [int(np.unique(start).size) for start in starts]

@@ -503,8 +503,10 @@ def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
         data.edges, resolution=config.leiden_resolution, random_state=config.random_state
     )
     found = int(np.unique(labels).size)
-    n_clusters = config.n_clusters
-    if counts_clusters_on_knn(config):
+    if config.n_clusters != "auto":
+        n_clusters, counted_on = config.n_clusters, None
+    elif counts_clusters_on_knn(config):
+        counted_on = "kNN graph"
         n_clusters = int(
             np.unique(
                 leiden_on_graph(
@@ -515,18 +517,13 @@ def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
             ).size
         )
         logger.info("Leiden finds %d clusters on the kNN graph.", n_clusters)
-        if n_clusters < 2:
-            raise ValueError(
-                "Leiden found a single cluster in the kNN graph; raise "
-                "training.leiden_resolution or set training.n_clusters explicitly."
-            )
-    elif n_clusters == "auto":
-        if found < 2:
-            raise ValueError(
-                "Leiden found a single cluster in the cell graph; raise "
-                "training.leiden_resolution or set training.n_clusters explicitly."
-            )
-        return labels
+    else:
+        n_clusters, counted_on = found, "cell graph"
+    if counted_on is not None and n_clusters < 2:
+        raise ValueError(
+            f"Leiden found a single cluster in the {counted_on}; raise "
+            "training.leiden_resolution or set training.n_clusters explicitly."
+        )
     if found != n_clusters:
         logger.info(
             "Leiden found %d clusters in the PPMI graph; %s to %d.",
