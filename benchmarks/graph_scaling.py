@@ -40,7 +40,7 @@ from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
 
 GRAPH_STEPS = ("knn", "random_surf", "ppmi", "symmetrise_and_normalise", "knn_weights")
 LEIDEN_STEPS = ("leiden_ppmi", "leiden_knn_count")
-STEPS = GRAPH_STEPS + LEIDEN_STEPS
+COLUMNS = (*GRAPH_STEPS, "graph sum", *LEIDEN_STEPS)
 
 
 def mixture(n_cells: int, seed: int = 0, dimensions: int = 50, groups: int = 10) -> np.ndarray:
@@ -93,31 +93,28 @@ def time_steps(n_cells: int) -> dict:
     return row
 
 
+def column_seconds(row: dict) -> list[float]:
+    """A row's seconds in the order of :data:`COLUMNS`."""
+    graph = [row["seconds"][step] for step in GRAPH_STEPS]
+    return [*graph, sum(graph), *(row["seconds"][step] for step in LEIDEN_STEPS)]
+
+
 def markdown(rows: list[dict]) -> str:
-    header = [*GRAPH_STEPS, "graph sum", *LEIDEN_STEPS]
     lines = [
-        "| cells | " + " | ".join(header) + " | clusters (PPMI / kNN) | stored edges |",
-        "|---" * (len(header) + 3) + "|",
+        "| cells | " + " | ".join(COLUMNS) + " | clusters (PPMI / kNN) | stored edges |",
+        "|---" * (len(COLUMNS) + 3) + "|",
     ]
-
-    def graph_sum(row):
-        return sum(row["seconds"][step] for step in GRAPH_STEPS)
-
     for row in rows:
-        seconds = [row["seconds"][step] for step in GRAPH_STEPS]
-        seconds += [graph_sum(row)] + [row["seconds"][step] for step in LEIDEN_STEPS]
         clusters = row["clusters"]
         lines.append(
             f"| {row['cells']} | "
-            + " | ".join(f"{value:.1f} s" for value in seconds)
+            + " | ".join(f"{value:.1f} s" for value in column_seconds(row))
             + f" | {clusters['leiden_ppmi']} / {clusters['leiden_knn_count']} | {row['edges']} |"
         )
     if len(rows) > 1:
         sizes = [row["cells"] for row in rows]
-        series = [[row["seconds"][step] for row in rows] for step in GRAPH_STEPS]
-        series += [[graph_sum(row) for row in rows]]
-        series += [[row["seconds"][step] for row in rows] for step in LEIDEN_STEPS]
-        fitted = [scaling_exponent(sizes, values) for values in series]
+        per_column = zip(*(column_seconds(row) for row in rows), strict=True)
+        fitted = [scaling_exponent(sizes, list(values)) for values in per_column]
         lines.append("| exponent | " + " | ".join(f"{value:.2f}" for value in fitted) + " | | |")
     return "\n".join(lines) + "\n"
 
