@@ -7,6 +7,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import label_centroids, leiden_on_graph
 from scimta_kedro.core.cluster_count import partition_with_cluster_count
+from scimta_kedro.core.likelihoods import partition_target
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 
 from ..simulated import FAST
@@ -122,6 +123,32 @@ def test_dec_can_start_from_a_partition_given(planted):
         rtol=1e-4,
         atol=1e-5,
     )
+
+
+@pytest.mark.parametrize(("start_target_epochs", "finetune_steps"), [(0, 5), (15, 15)])
+def test_dec_neither_stops_nor_retargets_while_the_start_is_its_target(
+    planted, start_target_epochs, finetune_steps
+):
+    # A tolerance of 1.0 stops DEC at its first target update (epoch 5) unless the start
+    # partition is still the target then.
+    config = TrainingConfig(
+        **FAST, label_change_tolerance=1.0, start_target_epochs=start_target_epochs
+    )
+    result = train_graph_autoencoder(planted[1], config)
+    assert len(result.history["finetune_total_loss"]) == finetune_steps
+
+
+def test_the_start_partition_target_is_its_smoothed_one_hot():
+    labels = np.array([0, 2, 1, 2])
+    target = partition_target(labels, 3)
+    np.testing.assert_allclose(target.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(target.argmax(axis=1), labels)
+    assert target.min() > 0.0  # soft: no cluster gets a zero target
+
+
+def test_negative_start_target_epochs_are_rejected():
+    with pytest.raises(ValueError, match="start_target_epochs must be at least 0"):
+        TrainingConfig(start_target_epochs=-1)
 
 
 @pytest.mark.parametrize(
