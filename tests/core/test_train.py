@@ -126,7 +126,7 @@ def test_dec_can_start_from_a_partition_given(planted):
 
 
 @pytest.mark.parametrize(("start_target_epochs", "finetune_steps"), [(0, 5), (15, 15)])
-def test_dec_neither_stops_nor_retargets_while_the_start_is_its_target(
+def test_dec_does_not_stop_early_while_the_start_is_its_target(
     planted, start_target_epochs, finetune_steps
 ):
     # A tolerance of 1.0 stops DEC at its first target update (epoch 5) unless the start
