@@ -59,7 +59,7 @@ class GraphConfig:
     n_neighbors: int = 15
     surf_steps: int = 2
     restart_probability: float = 0.02
-    max_entries_per_row: int = 50
+    max_entries_per_row: int = 100
     metric: str = "euclidean"
     knn_method: str = "auto"
     batch_balanced: bool = True

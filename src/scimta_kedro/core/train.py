@@ -59,7 +59,7 @@ class TrainingConfig:
     (:func:`~scimta_kedro.core.likelihoods.partition_target`), instead of the sharpened soft
     assignment: the latent space first learns the partition DEC starts from, which its
     nearest-centre assignment otherwise loses part of at once (README: accuracy benchmark).
-    0 (the default) starts with DEC's own target.
+    0 starts with DEC's own target.
     """
 
     hidden_units: tuple[int, ...] = (128,)
@@ -80,7 +80,7 @@ class TrainingConfig:
     target_update_interval: int = 10
     target_frequency_exponent: float = 0.5
     label_change_tolerance: float = 0.001
-    start_target_epochs: int = 0
+    start_target_epochs: int = 40
     batch_conditioned_decoder: bool = True
     batch_penalty_weight: float = 0.0
     max_cells_per_step: int = 20000
