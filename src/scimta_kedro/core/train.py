@@ -563,11 +563,12 @@ def _finetune(
 ) -> tuple[np.ndarray, np.ndarray]:
     """DEC fine-tuning; returns the final latent codes and soft assignments."""
     step = trainer.make_step(model, config.finetune_learning_rate, with_clustering=True)
-    soft_assignment = model.soft_assign(trainer.embed(model)).numpy()
     if config.start_target_epochs > 0:
+        # The start is the first target, so no pass over all cells is needed before step 1.
         previous_labels = initial_labels
-        target = partition_target(initial_labels, soft_assignment.shape[1])
+        target = partition_target(initial_labels, model.clustering.n_clusters)
     else:
+        soft_assignment = model.soft_assign(trainer.embed(model)).numpy()
         previous_labels = soft_assignment.argmax(axis=1)
         target = target_distribution(soft_assignment, config.target_frequency_exponent)
     for epoch in _progress(config.finetune_epochs, "DEC fine-tuning"):
