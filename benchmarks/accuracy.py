@@ -69,7 +69,8 @@ import numpy as np, scanpy as sc, yaml
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
-from scimta_kedro.core.validate import read_cells, validate_counts
+from scimta_kedro.core.io import read_cells
+from scimta_kedro.core.validate import validate_counts
 path, label_key, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 n_clusters, seed = int(sys.argv[4]), int(sys.argv[5])
 parameters = yaml.safe_load(open("conf/base/parameters_data_processing.yml"))["data_processing"]

@@ -10,10 +10,13 @@ import anndata as ad
 import numpy as np
 from scratch_project import default_parameters
 
+from scimta_kedro.core.dec_start import dec_start_partition
 from scimta_kedro.core.graphs import PPMIGraph, build_ppmi_graph
-from scimta_kedro.core.preprocess import COUNTS_LAYER, preprocess_counts
-from scimta_kedro.core.train import GraphData, dec_start_partition
-from scimta_kedro.core.validate import read_cells, validate_counts
+from scimta_kedro.core.io import read_cells
+from scimta_kedro.core.keys import COUNTS_LAYER
+from scimta_kedro.core.preprocess import preprocess_counts
+from scimta_kedro.core.train import GraphData
+from scimta_kedro.core.validate import validate_counts
 from scimta_kedro.pipelines.data_processing.nodes import preprocess_config
 from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
 from scimta_kedro.pipelines.training.nodes import encoder_features, training_config

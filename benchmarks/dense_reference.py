@@ -19,13 +19,13 @@ from tqdm.auto import tqdm
 
 from scimta_kedro.core.cluster import kmeans_labels, label_centroids, leiden_on_graph
 from scimta_kedro.core.graphs import GraphConfig, knn_adjacency
-from scimta_kedro.core.likelihoods import (
+from scimta_kedro.core.nn.likelihoods import (
     clustering_kl_loss,
     edge_reconstruction_loss,
     negative_binomial_nll,
     target_distribution,
 )
-from scimta_kedro.core.model import GraphAutoencoder
+from scimta_kedro.core.nn.model import GraphAutoencoder
 from scimta_kedro.core.train import TrainingConfig
 
 

@@ -30,7 +30,8 @@ from scimta_kedro.core.cluster import (  # noqa: E402
     leiden_on_graph,
 )
 from scimta_kedro.core.graphs import build_ppmi_graph  # noqa: E402
-from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts  # noqa: E402
+from scimta_kedro.core.keys import COUNTS_LAYER  # noqa: E402
+from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts  # noqa: E402
 from scimta_kedro.core.simulate import LABEL_KEY, SimulationConfig, simulate_counts  # noqa: E402
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder  # noqa: E402
 from scimta_kedro.core.validate import validate_counts  # noqa: E402

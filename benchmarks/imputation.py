@@ -59,8 +59,9 @@ from scratch_project import (  # noqa: E402
 )
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
+from scimta_kedro.core.io import read_cells  # noqa: E402
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts  # noqa: E402
-from scimta_kedro.core.validate import read_cells, validate_counts  # noqa: E402
+from scimta_kedro.core.validate import validate_counts  # noqa: E402
 
 LABEL_KEY = "cell_type"
 HIDDEN_FRACTION = 0.1

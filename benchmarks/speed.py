@@ -60,7 +60,7 @@ def worker(method: str, path: Path, output: Path) -> None:
     from sklearn.metrics import adjusted_rand_score
 
     from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
-    from scimta_kedro.core.preprocess import COUNTS_LAYER
+    from scimta_kedro.core.keys import COUNTS_LAYER
     from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 
     cells = _preprocessed(path)
@@ -106,7 +106,7 @@ def end_to_end(n_cells: int, folder: Path) -> list[dict]:
 
 def seconds_per_epoch(n_cells: int, folder: Path) -> float:
     from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
-    from scimta_kedro.core.preprocess import COUNTS_LAYER
+    from scimta_kedro.core.keys import COUNTS_LAYER
     from scimta_kedro.core.simulate import simulate_counts
     from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 

@@ -1,4 +1,4 @@
-"""The parameter checks that run before the first node."""
+"""The parameter checks that run before the first node: every key at every level."""
 
 from __future__ import annotations
 
@@ -8,51 +8,56 @@ from kedro.io import DataCatalog, MemoryDataset
 
 from scimta_kedro.core.validate import InputError
 from scimta_kedro.hooks import ParameterChecks
-from scimta_kedro.pipelines.data_processing.pipeline import create_pipeline as data_processing
 from scimta_kedro.pipelines.training.pipeline import create_pipeline as training
 
 from .pipelines.conftest import PROJECT_ROOT
 
 
-def _parameters(section: str) -> dict:
-    path = PROJECT_ROOT / "conf" / "base" / f"parameters_{section}.yml"
-    return yaml.safe_load(path.read_text())[section]
+def _shipped_parameters() -> dict:
+    parameters = {}
+    for path in sorted((PROJECT_ROOT / "conf" / "base").glob("parameters*.yml")):
+        parameters.update(yaml.safe_load(path.read_text()))
+    return parameters
 
 
-def _catalog(**sections) -> DataCatalog:
-    datasets = {f"params:{name}": MemoryDataset(value) for name, value in sections.items()}
-    return DataCatalog(datasets={**datasets, "params:random_state": MemoryDataset(0)})
-
-
-def _check(pipeline, catalog) -> None:
-    ParameterChecks().before_pipeline_run(run_params={}, pipeline=pipeline, catalog=catalog)
+def _check(parameters: dict) -> None:
+    catalog = DataCatalog(datasets={"parameters": MemoryDataset(parameters)})
+    ParameterChecks().before_pipeline_run(run_params={}, pipeline=training(), catalog=catalog)
 
 
 def test_the_shipped_parameters_pass():
-    catalog = _catalog(training=_parameters("training"))
-    _check(training(), catalog)
+    _check(_shipped_parameters())
 
 
 @pytest.mark.parametrize(
-    ("change", "named"),
+    ("section", "change", "named"),
     [
-        ({"target_frequency_exponent": -1.0}, "target_frequency_exponent must be"),
-        ({"n_clusters": 1}, "n_clusters must be"),
-        ({"latnt_dim": 8}, "latnt_dim"),
+        ("training", {"target_frequency_exponent": -1.0}, "target_frequency_exponent must be"),
+        ("training", {"n_clusters": 1}, "n_clusters must be"),
+        ("training", {"latnt_dim": 8}, "unknown parameter training.latnt_dim"),
+        # Sections the run's pipeline does not read are checked too: a typo anywhere stops it.
+        ("imputation", {"value": "median"}, "imputation: value must be one of"),
+        (
+            "data_processing",
+            {"preprocessing": {"min_genes": 5}},
+            "unknown parameter data_processing.preprocessing.min_genes",
+        ),
+        (
+            "graph_construction",
+            {"gene_graph": {"metrc": "cosine"}},
+            "unknown parameter graph_construction.gene_graph.metrc",
+        ),
     ],
 )
-def test_a_bad_training_value_fails_naming_the_section_and_the_fix(change, named):
-    catalog = _catalog(training={**_parameters("training"), **change})
-    with pytest.raises(InputError, match="section 'training' is invalid") as raised:
-        _check(training(), catalog)
-    assert named in str(raised.value) and "--params training.<key>=<value>" in str(raised.value)
+def test_a_bad_value_or_key_fails_naming_it_and_the_fix(section, change, named):
+    parameters = _shipped_parameters()
+    parameters[section] = {**parameters[section], **change}
+    with pytest.raises(InputError, match="Invalid parameters") as raised:
+        _check(parameters)
+    assert named in str(raised.value) and "--params <section>.<key>=<value>" in str(raised.value)
 
 
-def test_sections_the_pipeline_does_not_read_are_not_checked():
-    # data_processing reads params:graph_construction (for its checks) but not params:training.
-    catalog = _catalog(
-        training={"n_clusters": 1},
-        data_processing=_parameters("data_processing"),
-        graph_construction=_parameters("graph_construction"),
-    )
-    _check(data_processing(), catalog)
+def test_an_unknown_top_level_key_is_refused():
+    # A mistyped input_path would otherwise analyse the built-in simulator instead.
+    with pytest.raises(InputError, match="unknown parameter input_pth"):
+        _check({**_shipped_parameters(), "input_pth": "cells.h5ad"})

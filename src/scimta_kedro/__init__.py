@@ -1,3 +1,18 @@
-"""scimta-kedro: interpretable multi-task analysis of single-cell RNA-seq as a Kedro project."""
+"""scimta-kedro: interpretable multi-task analysis of single-cell RNA-seq as a Kedro project.
+
+The method on an AnnData, without Kedro::
+
+    import scimta_kedro as st
+
+    cells = st.pp.setup_anndata(adata, batch_key=None)
+    cells = st.pp.preprocess(cells)
+    st.tl.cell_graph(cells)
+    model = st.tl.fit(cells)
+    st.tl.cluster(cells)  # obs["scimta_cluster"]
+"""
+
+from . import pp, tl
 
 __version__ = "0.1.0"
+
+__all__ = ["pp", "tl"]

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
-from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts
+from scimta_kedro.core.keys import COUNTS_LAYER
+from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
 from scimta_kedro.core.simulate import simulate_counts
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 

@@ -15,8 +15,9 @@ from scimta_kedro.core.graphs import (
     knn_adjacency,
     neighbours_per_batch,
 )
-from scimta_kedro.core.likelihoods import batch_mmd_penalty
-from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts
+from scimta_kedro.core.keys import COUNTS_LAYER
+from scimta_kedro.core.nn.likelihoods import batch_mmd_penalty
+from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
 from scimta_kedro.core.simulate import BATCH_KEY, simulate_counts
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 from scimta_kedro.core.validate import InputError

@@ -8,8 +8,7 @@ import scipy.sparse as sp
 from scipy.stats import nbinom, pearsonr
 
 from scimta_kedro.core.impute import ImputationConfig, impute_counts, nb_zero_probability
-from scimta_kedro.core.preprocess import COUNTS_LAYER
-from scimta_kedro.core.simulate import PRE_DROPOUT_LAYER
+from scimta_kedro.core.keys import COUNTS_LAYER, PRE_DROPOUT_LAYER
 from scimta_kedro.core.validate import InputError
 
 
@@ -29,6 +28,7 @@ def _impute(trained_cells, **options):
         cells.obs["total_counts"].to_numpy(),
         connectivities,
         config=ImputationConfig(**options),
+        target_sum=1e4,
     ).toarray()
 
 
@@ -96,6 +96,7 @@ def test_inputs_from_different_runs_are_named(trained_cells):
             cells.obs["total_counts"].to_numpy(),
             connectivities,
             config=ImputationConfig(),
+            target_sum=1e4,
         )
     with pytest.raises(InputError, match="latent codes for"):
         impute_counts(
@@ -105,6 +106,7 @@ def test_inputs_from_different_runs_are_named(trained_cells):
             cells.obs["total_counts"].to_numpy(),
             connectivities,
             config=ImputationConfig(),
+            target_sum=1e4,
         )
 
 

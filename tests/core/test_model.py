@@ -4,19 +4,19 @@ import pytest
 import scipy.sparse as sp
 from scipy import stats
 
-from scimta_kedro.core.layers import (
+from scimta_kedro.core.nn.layers import (
     BilinearEdgeDecoder,
     GraphConvSkip,
     StudentTClustering,
     to_sparse_tensor,
 )
-from scimta_kedro.core.likelihoods import (
+from scimta_kedro.core.nn.likelihoods import (
     clustering_kl_loss,
     negative_binomial_nll,
     target_distribution,
     zero_inflated_negative_binomial_nll,
 )
-from scimta_kedro.core.model import GraphAutoencoder
+from scimta_kedro.core.nn.model import GraphAutoencoder
 
 N_CELLS, N_GENES = 12, 9
 

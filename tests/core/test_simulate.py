@@ -71,7 +71,8 @@ def test_invalid_configuration_is_rejected(overrides, message):
 def test_written_file_equals_the_simulation_in_memory(tmp_path):
     import anndata as ad
 
-    from scimta_kedro.core.simulate import PRE_DROPOUT_LAYER, write_simulated_h5ad
+    from scimta_kedro.core.keys import PRE_DROPOUT_LAYER
+    from scimta_kedro.core.simulate import write_simulated_h5ad
 
     config = SimulationConfig(
         n_cells=53,

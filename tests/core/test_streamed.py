@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from scimta_kedro.core.io import read_cells
 from scimta_kedro.core.preprocess import (
     COUNTS_LAYER,
     LOG_LAYER,
@@ -11,7 +12,7 @@ from scimta_kedro.core.preprocess import (
 )
 from scimta_kedro.core.simulate import SimulationConfig, simulate_counts
 from scimta_kedro.core.streamed import preprocess_backed
-from scimta_kedro.core.validate import InputError, read_cells, validate_counts
+from scimta_kedro.core.validate import InputError, validate_counts
 
 CONFIG = PreprocessConfig(min_genes_per_cell=10, n_top_genes=150, n_pcs=10, chunk_cells=37)
 
@@ -19,7 +20,18 @@ CONFIG = PreprocessConfig(min_genes_per_cell=10, n_top_genes=150, n_pcs=10, chun
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     cells = simulate_counts(
-        SimulationConfig(n_cells=400, n_genes=600, n_groups=3, n_batches=2, random_state=3)
+        SimulationConfig(
+            n_cells=400,
+            n_genes=600,
+            n_groups=3,
+            de_log_fold=1.5,
+            library_log_mean=8.0,
+            # Two batches without a batch effect: the batch-aware HVG path, same biology.
+            n_batches=2,
+            batch_log_fold_sd=0.0,
+            batch_library_log_sd=0.0,
+            random_state=3,
+        )
     )
     path = tmp_path_factory.mktemp("streamed") / "cells.h5ad"
     cells.write_h5ad(path)

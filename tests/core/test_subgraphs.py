@@ -3,8 +3,8 @@ import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
-from scimta_kedro.core.subgraphs import SubgraphSampler, partition_cells
 from scimta_kedro.core.train import TrainingConfig, train_graph_autoencoder
+from scimta_kedro.core.train.subgraphs import SubgraphSampler, partition_cells
 
 from ..simulated import FAST
 

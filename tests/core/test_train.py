@@ -7,7 +7,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro.core.cluster import label_centroids, leiden_on_graph
 from scimta_kedro.core.cluster_count import partition_with_cluster_count
-from scimta_kedro.core.likelihoods import partition_target
+from scimta_kedro.core.nn.likelihoods import partition_target
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
 
 from ..simulated import FAST

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from scimta_kedro.core.preprocess import COUNTS_LAYER, PreprocessConfig, preprocess_counts
+from scimta_kedro.core.keys import COUNTS_LAYER
+from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
 from scimta_kedro.core.simulate import simulate_counts
 from scimta_kedro.core.tuning import (
     ObjectiveConfig,
@@ -36,7 +37,9 @@ SPACE = {
     "training.latent_dim": {"type": "categorical", "choices": [4, 8]},
     "training.pretrain_learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
 }
-TINY_OBJECTIVE = ObjectiveConfig(evaluation_cells=100, n_pcs=10)
+TINY_OBJECTIVE = ObjectiveConfig(evaluation_cells=100)
+# How the analysis preprocessed the cells: trials preprocess their training part the same way.
+PREPROCESSING = PreprocessConfig(n_pcs=10)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +89,7 @@ def tuning_data():
         simulate_counts(SMALL_SIMULATION),
         PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15),
     )
-    return TuningData.from_counts(cells.layers[COUNTS_LAYER], TINY_OBJECTIVE)
+    return TuningData.from_counts(cells.layers[COUNTS_LAYER], TINY_OBJECTIVE, PREPROCESSING)
 
 
 def test_study_starts_from_the_current_parameters_and_resumes(tuning_data, tmp_path):
@@ -133,7 +136,9 @@ def test_trials_on_batched_data_train_batch_aware_and_score_held_out_counts():
         PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15),
     )
     batches = cells.obs[BATCH_KEY].astype(str).to_numpy()
-    data = TuningData.from_counts(cells.layers[COUNTS_LAYER], TINY_OBJECTIVE, batches)
+    data = TuningData.from_counts(
+        cells.layers[COUNTS_LAYER], TINY_OBJECTIVE, PREPROCESSING, batches
+    )
     result = evaluate_parameters(
         data,
         PARAMETERS["graph_construction"],

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from scimta_kedro.core.io import read_cells
 from scimta_kedro.core.validate import (
     InputError,
     check_enough_observations,
     check_same_cells,
-    read_cells,
     validate_counts,
 )
 

@@ -39,7 +39,7 @@ TINY_PARAMETERS = {
     "clustering": {"umap_neighbors": 10},
     "tuning": {
         "study": {"n_trials": 3, "pruning_warmup_epochs": 4, "report_every": 2},
-        "objective": {"evaluation_cells": 100, "n_pcs": 15},
+        "objective": {"evaluation_cells": 100},
     },
 }
 

@@ -21,7 +21,6 @@ def test_missing_counts_layer_is_named(small_counts):
             _cells_only(small_counts),
             None,
             options={},
-            target_sum=1e4,
         )
 
 
@@ -33,5 +32,4 @@ def test_outputs_of_another_run_are_refused(small_counts):
             _cells_only(small_counts),
             None,
             options={},
-            target_sum=1e4,
         )

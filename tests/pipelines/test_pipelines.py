@@ -64,6 +64,7 @@ def test_simulated_data_reports_against_its_known_groups(small_counts):
         "batch_key": "",
         "input_path": "simulated",
         "n_cells_input": small_counts.n_obs,
+        "counts_layer": "",
     }
 
 

@@ -13,7 +13,7 @@ from ..simulated import FAST
 
 TUNING = {
     "study": {"n_trials": 3, "storage": None, "pruning_warmup_epochs": 5, "report_every": 5},
-    "objective": {"evaluation_cells": 100, "n_pcs": 10},
+    "objective": {"evaluation_cells": 100},
     "search_space": {
         "graph_construction.n_neighbors": {"type": "int", "low": 5, "high": 15},
         "training.latent_dim": {"type": "int", "low": 4, "high": 12},
@@ -35,7 +35,7 @@ TRAINING = {
 def labelled_cells(small_counts, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     cells = preprocess_counts(
-        small_counts, PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15)
+        small_counts, PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=10)
     )
     cells.uns["scimta"] = {"label_key": "cell_type"}
     return cells

@@ -17,6 +17,8 @@ Cell types are the labels when they exist, the clusters otherwise.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -30,6 +32,15 @@ from .run_info import recorded_column
 from .validate import InputError
 
 
+@dataclass(frozen=True)
+class BatchMixingConfig:
+    """Settings of :func:`batch_mixing_scores`: the kNN neighbourhood of the scores (scIB uses
+    30-90) and at most ``max_cells`` cells (a seeded random subset above that)."""
+
+    n_neighbors: int = 30
+    max_cells: int = 10000
+
+
 def batch_labels(adata: ad.AnnData) -> np.ndarray | None:
     """Each cell's batch as strings, or ``None`` when the run has no batch key."""
     batch_key = recorded_column(adata, "batch_key")
@@ -41,6 +52,12 @@ def batch_labels(adata: ad.AnnData) -> np.ndarray | None:
             "data_processing so that every stage sees the same cells and columns."
         )
     return adata.obs[batch_key].astype(str).to_numpy()
+
+
+def batch_one_hot(batches: np.ndarray) -> np.ndarray:
+    """One-hot ``(N, n_batches)`` float32 of batch labels, columns in sorted label order."""
+    _, codes = np.unique(np.asarray(batches), return_inverse=True)
+    return np.eye(codes.max() + 1, dtype=np.float32)[codes]
 
 
 def check_batches(obs: pd.DataFrame, batch_key: str, n_neighbors: int) -> None:

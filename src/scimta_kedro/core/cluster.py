@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import anndata as ad
 import igraph as ig
 import numpy as np
@@ -9,6 +11,26 @@ import scanpy as sc
 import scipy.sparse as sp
 from scanpy._utils.random import set_igraph_random_state  # sc.tl.leiden's seeding (pinned)
 from sklearn.cluster import KMeans
+
+
+@dataclass(frozen=True)
+class ClusteringConfig:
+    """The clustering stage's figure and score settings (the clusters themselves are DEC's).
+
+    Attributes
+    ----------
+    umap_neighbors, umap_min_dist
+        ``sc.pp.neighbors`` k and ``sc.tl.umap`` ``min_dist`` of the latent-space UMAP.
+    umap_max_cells
+        UMAP of at most this many cells (a seeded sample; the others get NaN); ``None``: all.
+    silhouette_sample_size
+        Cells the silhouette is computed on (it is O(cells^2)).
+    """
+
+    umap_neighbors: int = 15
+    umap_min_dist: float = 0.5
+    umap_max_cells: int | None = 50000
+    silhouette_sample_size: int = 5000
 
 
 def leiden_on_embedding(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 
 import anndata as ad
 import numpy as np
@@ -24,6 +25,31 @@ from .cluster import leiden_on_graph, relabel_by_size
 from .validate import InputError
 
 logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class CommunityConfig:
+    """Settings of the gene communities and of their link to the cell clusters.
+
+    Attributes
+    ----------
+    resolution
+        Leiden resolution on the gene graph.
+    n_top_genes
+        Genes listed per community (ranked by correlation with the community score).
+    fdr
+        Benjamini-Hochberg false discovery rate over the whole cluster x community table.
+    gene_symbols_key
+        ``var`` column with gene symbols when ``var_names`` are IDs; ``None``: ``var_names``.
+    dotplot_genes_per_community
+        Genes of each community shown in the dot plot.
+    """
+
+    resolution: float = 1.0
+    n_top_genes: int = 10
+    fdr: float = 0.05
+    gene_symbols_key: str | None = None
+    dotplot_genes_per_community: int = 5
+
 
 TABLE_COLUMNS = [
     "cluster",

@@ -47,8 +47,6 @@ class ImputationConfig:
         ``"detected"``: ``E[count | count > 0]``; ``"mean"``: ``E[count]``.
     smoothing_steps
         Times the latent codes are averaged over the cell graph before decoding (0: none).
-    target_sum
-        Library size of the log-normalised scale (``data_processing`` ``target_sum``).
     batch_size
         Cells decoded at once; bounds the dense working memory to ``batch_size x genes``.
     """
@@ -56,7 +54,6 @@ class ImputationConfig:
     min_detection_probability: float = 0.01
     value: str = "detected"
     smoothing_steps: int = 1
-    target_sum: float = 1e4
     batch_size: int = 4096
 
     def __post_init__(self) -> None:
@@ -111,6 +108,7 @@ def impute_counts(
     connectivities: sp.spmatrix,
     *,
     config: ImputationConfig,
+    target_sum: float,
     batch: np.ndarray | None = None,
 ) -> sp.csr_matrix:
     """Imputed expression on the log-normalised scale, ``(n_cells, n_genes)`` CSR float32.
@@ -118,7 +116,7 @@ def impute_counts(
     Parameters
     ----------
     model
-        Trained :class:`~scimta_kedro.core.model.GraphAutoencoder`.
+        Trained :class:`~scimta_kedro.core.nn.model.GraphAutoencoder`.
     latent
         Its latent codes of the cells ``(n_cells, latent_dim)``.
     counts
@@ -130,6 +128,8 @@ def impute_counts(
         Cell graph ``(n_cells, n_cells)`` used to smooth the latent codes.
     config
         Imputation parameters.
+    target_sum
+        Library size of the log-normalised scale (the preprocessing's ``target_sum``).
     batch
         One-hot batch of each cell ``(n_cells, n_batches)`` for a model whose decoder is
         conditioned on batches; each cell is decoded in its own batch.
@@ -145,7 +145,7 @@ def impute_counts(
     counts = sp.csr_matrix(counts, dtype=np.float32)
     _check_inputs(model, latent, counts, total_counts, connectivities)
     library_size = np.asarray(counts.sum(axis=1), dtype=np.float32)
-    scale = (config.target_sum / np.maximum(np.asarray(total_counts, np.float32), 1.0))[:, None]
+    scale = (target_sum / np.maximum(np.asarray(total_counts, np.float32), 1.0))[:, None]
     codes = smooth_over_graph(latent, connectivities, config.smoothing_steps)
     blocks = []
     filled = 0

@@ -15,12 +15,13 @@ import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
 
-from .validate import InputError
+from .errors import InputError
+from .keys import COUNTS_LAYER, LOG_LAYER, TOTAL_COUNTS
+from .keys import PREPROCESS as PREPROCESS_INFO
+from .run_info import params_record
 
 logger = logging.getLogger(__name__)
 
-COUNTS_LAYER = "counts"
-LOG_LAYER = "log_normalized"
 # Warn when QC removes more than this fraction of the cells.
 _DROPPED_CELLS_WARNING = 0.1
 
@@ -100,10 +101,9 @@ def preprocess_counts(
     sc.pp.filter_cells(adata, min_genes=config.min_genes_per_cell)
     sc.pp.filter_genes(adata, min_cells=config.min_cells_per_gene)
     check_quality_control(adata.n_obs, adata.n_vars, (n_cells_before, n_genes_before), config)
-    adata.obs["total_counts"] = np.asarray(adata.X.sum(axis=1)).ravel()
+    adata.obs[TOTAL_COUNTS] = np.asarray(adata.X.sum(axis=1)).ravel()
     adata.layers[COUNTS_LAYER] = adata.X.copy()
-    sc.pp.normalize_total(adata, target_sum=config.target_sum)
-    sc.pp.log1p(adata)
+    log_normalize(adata, config)
 
     n_top_genes = min(config.n_top_genes, adata.n_vars)
     sc.pp.highly_variable_genes(
@@ -111,15 +111,32 @@ def preprocess_counts(
     )
     adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
     adata.layers[LOG_LAYER] = adata.X.copy()
-    # Scaling centres every gene, so X becomes dense here on purpose (N x HVGs).
-    adata.X = adata.X.toarray()
+    n_pcs = scale_and_pca(adata, config)
+    logger.info("Kept %d highly variable genes and %d principal components.", adata.n_vars, n_pcs)
+    adata.uns[PREPROCESS_INFO] = {"params": params_record(config)}
+    return adata
+
+
+def log_normalize(adata: ad.AnnData, config: PreprocessConfig) -> None:
+    """Library-size normalisation to ``config.target_sum``, then log1p, of ``adata.X`` in
+    place (scanpy)."""
+    sc.pp.normalize_total(adata, target_sum=config.target_sum)
+    sc.pp.log1p(adata)
+
+
+def scale_and_pca(adata: ad.AnnData, config: PreprocessConfig) -> int:
+    """Z-score ``adata.X`` (clipped at ``max_scale_value``) in place, then PCA into
+    ``obsm["X_pca"]``; returns the number of components (``n_pcs``, capped by the size).
+
+    Memory: scaling centres every gene, so ``X`` becomes dense here on purpose (N x genes).
+    """
+    adata.X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
     sc.pp.scale(adata, max_value=config.max_scale_value)
     adata.X = np.asarray(adata.X, dtype=np.float32)
-
     n_pcs = min(config.n_pcs, adata.n_obs - 1, adata.n_vars - 1)
     sc.tl.pca(adata, n_comps=n_pcs, random_state=config.random_state)
-    logger.info("Kept %d highly variable genes and %d principal components.", adata.n_vars, n_pcs)
-    return adata
+    return n_pcs
+
 
 
 def check_quality_control(

@@ -38,10 +38,11 @@ import scipy.sparse as sp
 from anndata.io import sparse_dataset, write_elem
 from tqdm.auto import tqdm
 
+from .keys import PRE_DROPOUT_LAYER
+
 LABEL_KEY = "cell_type"
 PROGRAMME_KEY = "programme"
 NO_PROGRAMME = "none"
-PRE_DROPOUT_LAYER = "pre_dropout_counts"
 BATCH_KEY = "batch"
 SAMPLERS = ("exact", "sparse")
 # Entries whose mean is below this are drawn Poisson by the "sparse" sampler.
@@ -50,7 +51,7 @@ SPARSE_POISSON_BELOW = 0.1
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """Parameters of :func:`simulate_counts` (defaults give ~10% non-zero, ~2k UMIs/cell).
+    """Parameters of :func:`simulate_counts` (the defaults are the default run's data: 3000 cells, 5000 genes, 6 groups, ~2k UMIs per cell).
 
     Attributes
     ----------
@@ -86,22 +87,22 @@ class SimulationConfig:
     """
 
     n_cells: int = 3000
-    n_genes: int = 2000
+    n_genes: int = 5000
     n_groups: int = 6
     genes_per_programme: int = 40
-    de_log_fold: float = 1.5
+    de_log_fold: float = 1.0
     group_weights: tuple[float, ...] | None = None
     mean_shape: float = 0.6
     mean_rate: float = 0.3
-    library_log_mean: float = 8.0
+    library_log_mean: float = 7.6
     library_log_sd: float = 0.4
     dispersion: float = 0.2
     dropout_midpoint: float = -1.0
     dropout_shape: float = 1.0
     n_batches: int = 1
-    batch_log_fold_sd: float = 0.0
-    batch_library_log_sd: float = 0.0
-    keep_pre_dropout_counts: bool = False
+    batch_log_fold_sd: float = 0.5
+    batch_library_log_sd: float = 0.3
+    keep_pre_dropout_counts: bool = True
     random_state: int = 0
     chunk_size: int = 2000
     sampler: str = "exact"

@@ -32,8 +32,11 @@ import scanpy as sc
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from .preprocess import COUNTS_LAYER, LOG_LAYER, PreprocessConfig, check_quality_control
-from .validate import row_blocks
+from . import keys
+from .io import row_blocks
+from .keys import COUNTS_LAYER, LOG_LAYER
+from .preprocess import PreprocessConfig, check_quality_control
+from .run_info import params_record
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +172,7 @@ def preprocess_backed(
 
     obs = adata.obs[keep_cells].copy()
     obs["n_genes"] = genes_per_cell[keep_cells]  # as sc.pp.filter_cells
-    obs["total_counts"] = totals.astype(np.float32)
+    obs[keys.TOTAL_COUNTS] = totals.astype(np.float32)
     cells = ad.AnnData(X=counts.copy(), obs=obs, var=hvg_table[is_hvg].copy())
     cells.uns.update(adata.uns)
     cells.layers[COUNTS_LAYER] = counts
@@ -187,4 +190,5 @@ def preprocess_backed(
         cells.n_vars,
     )
     sc.pp.pca(cells, n_comps=n_pcs, zero_center=True, random_state=config.random_state)
+    cells.uns[keys.PREPROCESS] = {"params": params_record(config)}
     return cells

@@ -27,14 +27,15 @@ from typing import Any
 import anndata as ad
 import numpy as np
 import optuna
-import scanpy as sc
 import scipy.sparse as sp
 from scipy.special import gammaln
 from sklearn.metrics import silhouette_score
 
+from .batches import batch_one_hot
 from .graphs import GraphConfig, build_ppmi_graph
-from .likelihoods import negative_binomial_nll
-from .train import GraphData, TrainingConfig, batch_one_hot, train_graph_autoencoder
+from .nn.likelihoods import negative_binomial_nll
+from .preprocess import PreprocessConfig, log_normalize, scale_and_pca
+from .train import GraphData, TrainingConfig, train_graph_autoencoder
 from .validate import InputError
 
 logger = logging.getLogger(__name__)
@@ -162,9 +163,6 @@ class ObjectiveConfig:
     heldout_fraction: float = 0.1
     silhouette_weight: float = 1.0
     evaluation_cells: int = 5000
-    n_pcs: int = 50
-    target_sum: float = 1e4
-    max_scale_value: float = 10.0
     random_state: int = 0
 
 
@@ -181,18 +179,20 @@ class TuningData:
 
     @classmethod
     def from_counts(
-        cls, counts: sp.spmatrix, config: ObjectiveConfig, batches: np.ndarray | None = None
+        cls,
+        counts: sp.spmatrix,
+        config: ObjectiveConfig,
+        preprocessing: PreprocessConfig,
+        batches: np.ndarray | None = None,
     ) -> TuningData:
-        """Split the counts and preprocess the training part; ``batches`` (each cell's
-        batch, or ``None``) makes every trial batch-aware as the analysis is."""
+        """Split the counts (of the HVGs) and preprocess the training part as the analysis
+        preprocesses cells (``preprocessing``: normalisation, log1p, scaling, PCA; the genes
+        are already chosen); ``batches`` (each cell's batch, or ``None``) makes every trial
+        batch-aware as the analysis is."""
         training, heldout = split_molecules(counts, config.heldout_fraction, config.random_state)
         holder = ad.AnnData(X=training.copy())
-        sc.pp.normalize_total(holder, target_sum=config.target_sum)
-        sc.pp.log1p(holder)
-        holder.X = holder.X.toarray()
-        sc.pp.scale(holder, max_value=config.max_scale_value)
-        n_pcs = min(config.n_pcs, min(holder.shape) - 1)
-        sc.tl.pca(holder, n_comps=n_pcs, random_state=config.random_state)
+        log_normalize(holder, preprocessing)
+        scale_and_pca(holder, preprocessing)
         rng = np.random.default_rng(config.random_state)
         n_evaluated = min(config.evaluation_cells, counts.shape[0])
         cells = np.sort(rng.choice(counts.shape[0], n_evaluated, replace=False))

@@ -8,11 +8,13 @@ from typing import Any
 import anndata as ad
 from matplotlib.figure import Figure
 
+from scimta_kedro import tl
 from scimta_kedro.core import keys
 from scimta_kedro.core.batches import batch_labels, batch_mixing_scores
-from scimta_kedro.core.cluster import umap_of_embedding
+from scimta_kedro.core.cluster import ClusteringConfig
+from scimta_kedro.core.params import section_config
 from scimta_kedro.core.plots import message_figure, umap_grid
-from scimta_kedro.core.run_info import recorded_column
+from scimta_kedro.core.run_info import recorded_column, recorded_params
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ def evaluate_batch_correction(
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Batch mixing of the uncorrected PCA and of the scIMTA latent, as MLflow metrics and a
     JSON summary. Without a batch key, no metrics and a summary that says so."""
+    config = section_config("batch_correction", options)
     batches = batch_labels(clustered_cells)
     if batches is None:
         logger.info(NO_BATCH_KEY)
@@ -45,8 +48,8 @@ def evaluate_batch_correction(
             clustered_cells.obsm[representation],
             batches,
             cell_types,
-            n_neighbors=options["n_neighbors"],
-            max_cells=options["max_cells"],
+            n_neighbors=config.n_neighbors,
+            max_cells=config.max_cells,
             random_state=random_state,
         )
         for name, representation in (("uncorrected_pca", UNCORRECTED), ("scimta", keys.LATENT))
@@ -67,23 +70,23 @@ def evaluate_batch_correction(
     return metrics, summary
 
 
-def plot_batch_umaps(
-    clustered_cells: ad.AnnData, umap_options: dict[str, Any], random_state: int
-) -> Figure:
-    """UMAPs of the uncorrected PCA and of the scIMTA latent, coloured by batch and cell type."""
+def plot_batch_umaps(clustered_cells: ad.AnnData) -> Figure:
+    """UMAPs of the uncorrected PCA and of the scIMTA latent, coloured by batch and cell type;
+    the uncorrected one is laid out as the clustering stage laid out the latent's."""
     batch_key = recorded_column(clustered_cells, "batch_key")
     if not batch_key:
         return message_figure(NO_BATCH_KEY)
     cell_type_key, _ = _cell_types(clustered_cells)
     uncorrected = ad.AnnData(obs=clustered_cells.obs[[batch_key, cell_type_key]].copy())
     uncorrected.obsm[UNCORRECTED] = clustered_cells.obsm[UNCORRECTED]
-    umap_of_embedding(
+    umap_settings = recorded_params(clustered_cells, keys.UMAP_INFO)
+    tl.umap(
         uncorrected,
-        UNCORRECTED,
-        n_neighbors=umap_options["umap_neighbors"],
-        min_dist=umap_options["umap_min_dist"],
-        max_cells=umap_options["umap_max_cells"],
-        random_state=random_state,
+        ClusteringConfig(
+            **{key: value for key, value in umap_settings.items() if key.startswith("umap_")}
+        ),
+        use_rep=UNCORRECTED,
+        random_state=umap_settings.get("random_state", 0),
     )
     return umap_grid(
         [(uncorrected, "uncorrected PCA"), (clustered_cells, "scIMTA latent")],

@@ -21,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 func=plot_batch_umaps,
-                inputs=["clustered_cells", "params:clustering", "params:random_state"],
+                inputs="clustered_cells",
                 outputs="batch_umap_plot",
                 name="plot_batch_umaps_node",
             ),

@@ -1,4 +1,4 @@
-"""Nodes of the clustering pipeline."""
+"""Nodes of the clustering pipeline: thin wrappers over ``scimta_kedro.tl``."""
 
 from __future__ import annotations
 
@@ -6,20 +6,16 @@ from typing import Any
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
+from scimta_kedro import tl
 from scimta_kedro.core import keys
 from scimta_kedro.core.annotated import shallow_copy
-from scimta_kedro.core.cluster import relabel_by_size, umap_of_embedding
 from scimta_kedro.core.metrics import clustering_scores
+from scimta_kedro.core.params import section_config
 from scimta_kedro.core.plots import umap_figure
 from scimta_kedro.core.run_info import recorded_column
 from scimta_kedro.core.validate import check_same_cells
-
-
-def _label_key(adata: ad.AnnData) -> str:
-    return recorded_column(adata, "label_key")
 
 
 def assign_clusters(
@@ -30,21 +26,13 @@ def assign_clusters(
 ) -> ad.AnnData:
     """Clusters from the DEC soft assignments (renumbered by size), latent space and UMAP."""
     check_same_cells(preprocessed_cells, embedded_cells, ("preprocessed_cells", "embedded_cells"))
+    config = section_config("clustering", options)
     clustered = shallow_copy(preprocessed_cells)
     for key in (keys.LATENT, keys.SOFT_ASSIGNMENT):
         clustered.obsm[key] = embedded_cells.obsm[key]
     clustered.obs[keys.INITIAL_CLUSTER] = embedded_cells.obs[keys.INITIAL_CLUSTER].to_numpy()
-    labels = relabel_by_size(clustered.obsm[keys.SOFT_ASSIGNMENT].argmax(axis=1))
-    categories = [str(label) for label in range(labels.max() + 1)]
-    clustered.obs[keys.CLUSTER] = pd.Categorical(labels.astype(str), categories=categories)
-    umap_of_embedding(
-        clustered,
-        keys.LATENT,
-        n_neighbors=options["umap_neighbors"],
-        min_dist=options["umap_min_dist"],
-        max_cells=options["umap_max_cells"],
-        random_state=random_state,
-    )
+    tl.cluster(clustered)
+    tl.umap(clustered, config, random_state=random_state)
     return clustered
 
 
@@ -52,13 +40,14 @@ def evaluate_clusters(
     clustered_cells: ad.AnnData, options: dict[str, Any], random_state: int
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Metrics for MLflow and a JSON summary (sizes, silhouette, ARI/NMI when labelled)."""
-    label_key = _label_key(clustered_cells)
+    config = section_config("clustering", options)
+    label_key = recorded_column(clustered_cells, "label_key")
     clusters = clustered_cells.obs[keys.CLUSTER].to_numpy()
     scores = clustering_scores(
         clustered_cells.obsm[keys.LATENT],
         clusters,
         clustered_cells.obs[label_key].to_numpy() if label_key else None,
-        silhouette_sample_size=options["silhouette_sample_size"],
+        silhouette_sample_size=config.silhouette_sample_size,
         random_state=random_state,
     )
     sizes = clustered_cells.obs[keys.CLUSTER].value_counts(sort=False)
@@ -78,6 +67,6 @@ def evaluate_clusters(
 
 def plot_umap(clustered_cells: ad.AnnData) -> Figure:
     """UMAP of the latent space coloured by cluster, and by label when labels exist."""
-    label_key = _label_key(clustered_cells)
+    label_key = recorded_column(clustered_cells, "label_key")
     colour_keys = [keys.CLUSTER] + ([label_key] if label_key else [])
     return umap_figure(clustered_cells, colour_keys, title_prefix="scIMTA latent UMAP")

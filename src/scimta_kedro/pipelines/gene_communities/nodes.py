@@ -11,10 +11,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import adjusted_rand_score
 
+from scimta_kedro import tl
 from scimta_kedro.core import communities, keys
 from scimta_kedro.core.annotated import shallow_copy
+from scimta_kedro.core.params import section_config
 from scimta_kedro.core.plots import community_heatmap, top_genes_dotplot
-from scimta_kedro.core.preprocess import LOG_LAYER
 from scimta_kedro.core.simulate import NO_PROGRAMME, PROGRAMME_KEY
 from scimta_kedro.core.validate import InputError
 
@@ -33,31 +34,13 @@ def find_gene_communities(
             "'gene_graph' was built on other genes than 'preprocessed_cells': re-run "
             "graph_construction (or the whole analysis with kedro run)."
         )
-    labels = communities.detect_gene_communities(
-        gene_graph.obsp[keys.CONNECTIVITIES],
-        resolution=options["resolution"],
-        random_state=random_state,
-    )
-    scores = communities.community_scores(preprocessed_cells.X, labels)
-    table = pd.DataFrame(
-        {
-            "gene": preprocessed_cells.var_names,
-            "gene_name": communities.gene_display_names(
-                preprocessed_cells, options["gene_symbols_key"]
-            ),
-            "community": labels,
-            "membership": communities.gene_membership(preprocessed_cells.X, labels, scores),
-        }
-    )
-    table = table.sort_values(["community", "membership"], ascending=[True, False])
-    table["rank_in_community"] = table.groupby("community").cumcount() + 1
-    logger.info(
-        "%d gene communities in %d genes (sizes %s).",
-        labels.max() + 1,
-        labels.size,
-        np.bincount(labels).tolist(),
-    )
-    return table.reset_index(drop=True)
+    config = section_config("gene_communities", options)
+    cells = shallow_copy(preprocessed_cells)
+    cells.varp.update(dict(gene_graph.obsp))
+    table = tl.gene_communities(cells, config, random_state=random_state)
+    sizes = table["community"].value_counts().sort_index().tolist()
+    logger.info("%d gene communities in %d genes (sizes %s).", len(sizes), len(table), sizes)
+    return table
 
 
 def link_communities_to_clusters(
@@ -69,40 +52,22 @@ def link_communities_to_clusters(
     community scores in ``obsm`` and the sparse log-normalised matrix as ``X`` (the dense
     scaled matrix is dropped: it is in ``preprocessed_cells``).
     """
-    by_gene = gene_communities.set_index("gene").reindex(clustered_cells.var_names)
-    if by_gene["community"].isna().any():
-        raise InputError(
-            "'gene_communities' does not cover the genes of 'clustered_cells': re-run the "
-            "gene_communities pipeline after data_processing."
-        )
-    labels = by_gene["community"].to_numpy(dtype=np.int64)
-    scores = communities.community_scores(clustered_cells.X, labels)
-    table = communities.link_communities_to_clusters(
-        scores, clustered_cells.obs[keys.CLUSTER].to_numpy(), np.bincount(labels)
-    )
-    top_genes = communities.top_genes_per_community(gene_communities, options["n_top_genes"])
-    characterisation = communities.characterise_clusters(table, top_genes, options["fdr"])
-
+    config = section_config("gene_communities", options)
     interpreted = shallow_copy(clustered_cells)
-    interpreted.X = interpreted.layers.pop(LOG_LAYER)
-    categories = [str(community) for community in range(labels.max() + 1)]
-    interpreted.var[keys.GENE_COMMUNITY] = pd.Categorical(labels.astype(str), categories=categories)
-    interpreted.var[keys.GENE_MEMBERSHIP] = by_gene["membership"].to_numpy(dtype=np.float32)
-    interpreted.var[keys.GENE_NAME] = by_gene["gene_name"].astype(str).to_numpy()
-    interpreted.obsm[keys.COMMUNITY_SCORES] = scores
-    interpreted.uns[keys.GENE_COMMUNITY] = {
-        "top_genes": {str(community): genes for community, genes in top_genes.items()},
-        "params": dict(options),
-    }
+    tl.write_gene_communities(interpreted, gene_communities, config)
+    table, characterisation = tl.link_communities(interpreted)
+    interpreted.X = interpreted.layers.pop(keys.LOG_LAYER)
+    labels = interpreted.var[keys.GENE_COMMUNITY].astype(int).to_numpy()
+    top_genes = interpreted.uns[keys.GENE_COMMUNITY]["top_genes"]
     summary = {
-        "fdr": options["fdr"],
-        "n_gene_communities": len(categories),
+        "fdr": config.fdr,
+        "n_gene_communities": int(labels.max() + 1),
         "community_sizes": {str(c): int(n) for c, n in enumerate(np.bincount(labels))},
-        "top_genes": {str(community): genes for community, genes in top_genes.items()},
+        "top_genes": top_genes,
         "clusters": characterisation,
     }
     metrics = {
-        "n_gene_communities": len(categories),
+        "n_gene_communities": int(labels.max() + 1),
         "n_enriched_pairs": sum(len(enriched) for enriched in characterisation.values()),
     }
     if PROGRAMME_KEY in clustered_cells.var:
@@ -130,26 +95,28 @@ def plot_community_heatmap(
     options: dict[str, Any],
 ) -> Figure:
     """Clusters x communities heatmap, communities named by their top genes."""
-    top_genes = communities.top_genes_per_community(gene_communities, options["n_top_genes"])
+    config = section_config("gene_communities", options)
+    top_genes = communities.top_genes_per_community(gene_communities, config.n_top_genes)
     labels = {community: _community_label(community, top_genes) for community in top_genes}
-    return community_heatmap(community_cluster_scores, labels, options["fdr"])
+    return community_heatmap(community_cluster_scores, labels, config.fdr)
 
 
 def plot_top_genes(
     interpreted_cells: ad.AnnData, gene_communities_summary: dict[str, Any], options: dict[str, Any]
 ) -> Figure:
     """Dot plot per cluster of the top genes of the communities that characterise clusters."""
+    config = section_config("gene_communities", options)
     genes_by_community: dict[str, list[str]] = {}
     for enriched in gene_communities_summary["clusters"].values():
         for entry in enriched[:1]:  # each cluster's strongest community
-            genes = entry["top_genes"][: options["dotplot_genes_per_community"]]
+            genes = entry["top_genes"][: config.dotplot_genes_per_community]
             genes_by_community.setdefault(f"GC{entry['community']}", genes)
     if not genes_by_community:
         logger.warning(
             "No gene community is significantly higher in any cluster (fdr %s); the dot plot "
             "shows the largest communities instead.",
-            options["fdr"],
+            config.fdr,
         )
         for community, genes in list(gene_communities_summary["top_genes"].items())[:5]:
-            genes_by_community[f"GC{community}"] = genes[: options["dotplot_genes_per_community"]]
+            genes_by_community[f"GC{community}"] = genes[: config.dotplot_genes_per_community]
     return top_genes_dotplot(interpreted_cells, genes_by_community, keys.CLUSTER, keys.GENE_NAME)

@@ -1,4 +1,4 @@
-"""Nodes of the graph_construction pipeline."""
+"""Nodes of the graph_construction pipeline: thin wrappers over ``scimta_kedro.tl``."""
 
 from __future__ import annotations
 
@@ -6,36 +6,10 @@ from typing import Any
 
 import anndata as ad
 
+from scimta_kedro import tl
 from scimta_kedro.core import keys
-from scimta_kedro.core.batches import batch_labels
-from scimta_kedro.core.communities import gene_embedding
-from scimta_kedro.core.graphs import GraphConfig, PPMIGraph, build_ppmi_graph
-from scimta_kedro.core.run_info import recorded_column
-from scimta_kedro.core.validate import InputError
-
-# Keys of params:graph_construction that are not GraphConfig fields of the cell graph.
-NOT_CELL_GRAPH_OPTIONS = ("use_rep", "gene_graph")
-
-
-def cell_graph_config(options: dict[str, Any], random_state: int) -> GraphConfig:
-    """The cell graph's :class:`GraphConfig` from ``params:graph_construction``."""
-    fields = {key: value for key, value in options.items() if key not in NOT_CELL_GRAPH_OPTIONS}
-    return GraphConfig(**fields, random_state=random_state)
-
-
-def gene_graph_config(options: dict[str, Any], random_state: int) -> GraphConfig:
-    """The gene graph's :class:`GraphConfig` from ``params:graph_construction.gene_graph``."""
-    return GraphConfig(**options, random_state=random_state)
-
-
-def _graph_holder(obs, graph: PPMIGraph, config: GraphConfig, **info: Any) -> ad.AnnData:
-    holder = ad.AnnData(obs=obs)
-    holder.obsp[keys.CONNECTIVITIES] = graph.connectivities
-    holder.obsp[keys.PPMI] = graph.ppmi
-    holder.obsp[keys.KNN] = graph.knn
-    holder.obsp[keys.KNN_CONNECTIVITIES] = graph.knn_connectivities
-    holder.uns["scimta_graph"] = {**info, **config.__dict__}
-    return holder
+from scimta_kedro.core.annotated import shallow_copy
+from scimta_kedro.core.params import section_config
 
 
 def build_cell_graph(
@@ -45,22 +19,10 @@ def build_cell_graph(
 
     With a batch key (and ``batch_balanced``), the kNN graph is batch-balanced.
     """
-    representation = options["use_rep"]
-    if representation not in preprocessed_cells.obsm:
-        raise InputError(
-            f"graph_construction.use_rep '{representation}' is not in obsm; available: "
-            f"{list(preprocessed_cells.obsm.keys())}."
-        )
-    config = cell_graph_config(options, random_state)
-    batches = batch_labels(preprocessed_cells)
-    graph = build_ppmi_graph(preprocessed_cells.obsm[representation], config, batches)
-    return _graph_holder(
-        preprocessed_cells.obs[[]].copy(),
-        graph,
-        config,
-        use_rep=representation,
-        batch_key=recorded_column(preprocessed_cells, "batch_key"),
-    )
+    config = section_config("graph_construction", options, random_state)
+    cells = shallow_copy(preprocessed_cells)
+    tl.cell_graph(cells, config.cell_graph, use_rep=config.use_rep)
+    return _graph_holder(cells.obs[[]], cells.obsp, keys.GRAPH_PREFIX, cells.uns)
 
 
 def build_gene_graph(
@@ -69,10 +31,18 @@ def build_gene_graph(
     """The gene graphs, by the cell graph's code on the genes' PCA coordinates.
 
     Returns an AnnData whose observations are the genes (``obs_names`` = ``var_names`` of the
-    preprocessed cells) with the graphs in ``obsp``.
+    preprocessed cells) with the graphs in ``obsp`` (``scimta_gene_connectivities``, ...).
     """
-    config = gene_graph_config(options, random_state)
-    graph = build_ppmi_graph(gene_embedding(preprocessed_cells), config)
-    return _graph_holder(
-        preprocessed_cells.var[[]].copy(), graph, config, use_rep="gene PCA coordinates"
+    config = section_config("graph_construction", options, random_state)
+    cells = shallow_copy(preprocessed_cells)
+    tl.gene_graph(cells, config.gene_graph)
+    return _graph_holder(cells.var[[]], cells.varp, keys.GENE_GRAPH_PREFIX, cells.uns)
+
+
+def _graph_holder(index, graphs, prefix: str, uns) -> ad.AnnData:
+    """The graphs of ``prefix`` with their parameters, on the rows they link."""
+    return ad.AnnData(
+        obs=index.copy(),
+        obsp={key: graphs[key] for key in keys.graph_keys(prefix).values()},
+        uns={f"{prefix}_graph": uns[f"{prefix}_graph"]},
     )

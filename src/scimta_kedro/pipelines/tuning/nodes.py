@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from typing import Any
@@ -14,36 +15,46 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from scimta_kedro.core import keys
 from scimta_kedro.core.batches import batch_labels
-from scimta_kedro.core.preprocess import COUNTS_LAYER
-from scimta_kedro.core.run_info import recorded_column
+from scimta_kedro.core.params import section_config
+from scimta_kedro.core.preprocess import PreprocessConfig
+from scimta_kedro.core.run_info import recorded_column, recorded_params
 from scimta_kedro.core.tuning import (
-    ObjectiveConfig,
-    StudyConfig,
     TrialResult,
     TuningData,
     nested,
     parse_search_space,
     run_study,
 )
-from scimta_kedro.pipelines.graph_construction.nodes import NOT_CELL_GRAPH_OPTIONS
 
 from .tracking import log_trial
 
 logger = logging.getLogger(__name__)
 
 
-def _trial_options(graph_options: dict, training_options: dict) -> dict[str, dict]:
-    """The options one trial starts from, keyed by their parameter block."""
-    if training_options.get("encoder_input", "X_pca") != "X_pca":
+def _trial_options(
+    graph_options: dict, training_options: dict, random_state: int
+) -> dict[str, dict]:
+    """The options one trial starts from, keyed by their parameter block: the fields of the
+    cell graph's and the training's configs (what a trial can change), checked."""
+    graphs = section_config("graph_construction", graph_options, random_state)
+    training = section_config("training", training_options, random_state)
+    if training.encoder_input != "X_pca":
         logger.warning("Tuning trains on PCA features whatever training.encoder_input says.")
     return {
-        "graph_construction": {
-            key: value for key, value in graph_options.items() if key not in NOT_CELL_GRAPH_OPTIONS
-        },
+        "graph_construction": _fields(graphs.cell_graph),
         "training": {
-            key: value for key, value in training_options.items() if key != "encoder_input"
+            key: value for key, value in _fields(training).items() if key != "encoder_input"
         },
+    }
+
+
+def _fields(config) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in dataclasses.asdict(config).items()
+        if name not in ("random_state", "block_size")
     }
 
 
@@ -60,12 +71,14 @@ def tune_hyperparameters(
     The objective sees counts only. When the data have labels (``label_key``) each trial's
     clusters are scored against them for the record, after the trial has finished.
     """
-    parameters = _trial_options(graph_options, training_options)
-    dimensions = parse_search_space(tuning_options["search_space"], parameters)
-    objective = ObjectiveConfig(**tuning_options["objective"], random_state=random_state)
-    study_config = StudyConfig(**tuning_options["study"], random_state=random_state)
+    parameters = _trial_options(graph_options, training_options, random_state)
+    tuning = section_config("tuning", tuning_options, random_state)
+    dimensions = parse_search_space(tuning.search_space, parameters)
     data = TuningData.from_counts(
-        preprocessed_cells.layers[COUNTS_LAYER], objective, batch_labels(preprocessed_cells)
+        preprocessed_cells.layers[keys.COUNTS_LAYER],
+        tuning.objective,
+        PreprocessConfig(**recorded_params(preprocessed_cells, keys.PREPROCESS)),
+        batch_labels(preprocessed_cells),
     )
     label_key = recorded_column(preprocessed_cells, "label_key")
     labels = preprocessed_cells.obs[label_key].to_numpy() if label_key else None
@@ -90,8 +103,8 @@ def tune_hyperparameters(
         data,
         dimensions,
         parameters,
-        objective_config=objective,
-        study_config=study_config,
+        objective_config=tuning.objective,
+        study_config=tuning.study,
         on_trial_finished=on_trial_finished,
     )
     trials = study.trials_dataframe()

@@ -1,0 +1,2 @@
+"""The neural network: Keras layers (``layers``), the graph autoencoder (``model``) and its
+losses (``likelihoods``)."""
