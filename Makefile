@@ -12,6 +12,9 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: install run test test-fast lint format viz mlflow-ui benchmark benchmark-install lock clean
 
+BENCHMARKS := accuracy batch_correction gene_communities imputation speed scale graph_scaling \
+  tuning design_choices
+
 install: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
@@ -45,10 +48,14 @@ viz: $(STAMP)
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
 
-benchmark: $(STAMP)
-	$(BIN)/python benchmarks/accuracy.py
+# One target per topic (benchmarks/README.md); ARGS passes options, e.g.
+#   make benchmark-accuracy ARGS="--given-k --seeds 0 1 2"
+benchmark: benchmark-accuracy
 
-# scib-metrics, harmonypy and bbknn: only benchmarks/batch_correction.py needs them.
+$(addprefix benchmark-,$(BENCHMARKS)): benchmark-%: $(STAMP)
+	$(BIN)/python -m benchmarks.$* $(ARGS)
+
+# scib-metrics, harmonypy and bbknn: only the batch_correction benchmark needs them.
 benchmark-install: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock \
 	  -r requirements-benchmarks.lock

@@ -18,7 +18,7 @@ number of cell types.
 
 Usage::
 
-    .venv/bin/python benchmarks/accuracy.py [--data-dir ../shared/data] [--datasets a b]
+    .venv/bin/python -m benchmarks.accuracy [--data-dir ../shared/data] [--datasets a b]
         [--given-k] [--seeds 0 1 2] [--output benchmarks/results/accuracy.md]
 """
 
@@ -33,7 +33,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch_project import (
+
+from benchmarks.lib.scratch_project import (
     PROJECT_ROOT,
     kedro_run_in_scratch_project,
     labelled_datasets,

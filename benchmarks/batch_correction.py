@@ -27,7 +27,7 @@ own process (correction only).
 
 Usage::
 
-    .venv/bin/python benchmarks/batch_correction.py [--datasets a b] [--no-simulated]
+    .venv/bin/python -m benchmarks.batch_correction [--datasets a b] [--no-simulated]
         [--output benchmarks/results/batch_correction.md]
 """
 
@@ -40,24 +40,22 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import anndata as ad
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
 
-import anndata as ad  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scratch_project import (  # noqa: E402
+from benchmarks.lib.scratch_project import (
     PROJECT_ROOT,
     kedro_run_in_scratch_project,
     labelled_datasets,
     run_measured,
 )
-from sklearn.metrics import adjusted_rand_score  # noqa: E402
-
-from scimta_kedro.core.simulate import SimulationConfig, simulate_counts  # noqa: E402
+from scimta_kedro.core.simulate import SimulationConfig, simulate_counts
 
 LABEL_KEY, BATCH_KEY = "cell_type", "batch"
 CLUSTERED = "data/07_model_output/clustered_cells.h5ad"
-BASELINES = PROJECT_ROOT / "benchmarks" / "batch_baselines.py"
+BASELINES = "benchmarks.lib.batch_baselines"
 SIMULATED = SimulationConfig(
     n_cells=3000,
     n_genes=2000,
@@ -137,13 +135,14 @@ def run_baselines(cells: ad.AnnData, scratch: Path) -> tuple[dict, list[dict]]:
         output = scratch / f"{method}.npy"
         command = [
             sys.executable,
-            str(BASELINES),
+            "-m",
+            BASELINES,
             method,
             str(path),
             str(output),
             BATCH_KEY,
         ]
-        result, wall, rss = run_measured(command, scratch)
+        result, wall, rss = run_measured(command, PROJECT_ROOT)
         if result.returncode != 0:
             raise RuntimeError(f"{name} failed:\n{result.stdout[-3000:]}")
         embeddings[name] = np.load(output)
@@ -260,7 +259,7 @@ def main() -> None:
     results.to_csv(arguments.output.with_suffix(".csv"), index=False)
     table = markdown_table(results)
     arguments.output.write_text(
-        "Command: `.venv/bin/python benchmarks/batch_correction.py`  \n"
+        "Command: `.venv/bin/python -m benchmarks.batch_correction`  \n"
         f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}. scib-metrics "
         "scores, unscaled; total = 0.6 bio + 0.4 batch. Our time and RSS are the whole "
         "`kedro run`; the baselines' are the correction alone, from the same PCA.\n\n" + table

@@ -8,7 +8,7 @@ PCs.
 
 Usage::
 
-    .venv/bin/python benchmarks/design_choices.py [--output benchmarks/results/design_choices.md]
+    .venv/bin/python -m benchmarks.design_choices [--output benchmarks/results/design_choices.md]
 """
 
 from __future__ import annotations
@@ -19,23 +19,20 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from sklearn.metrics import adjusted_rand_score
 
-from scratch_project import PROJECT_ROOT, default_parameters  # noqa: E402
-from sklearn.metrics import adjusted_rand_score  # noqa: E402
-
-from scimta_kedro.core.cluster import (  # noqa: E402
+from benchmarks.lib.scratch_project import PROJECT_ROOT, default_config, default_parameters
+from scimta_kedro.core.cluster import (
     kmeans_labels,
     leiden_on_embedding,
     leiden_on_graph,
 )
-from scimta_kedro.core.graphs import build_ppmi_graph  # noqa: E402
-from scimta_kedro.core.keys import COUNTS_LAYER  # noqa: E402
-from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts  # noqa: E402
-from scimta_kedro.core.simulate import LABEL_KEY, SimulationConfig, simulate_counts  # noqa: E402
-from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder  # noqa: E402
-from scimta_kedro.core.validate import validate_counts  # noqa: E402
-from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config  # noqa: E402
+from scimta_kedro.core.graphs import build_ppmi_graph
+from scimta_kedro.core.keys import COUNTS_LAYER
+from scimta_kedro.core.preprocess import preprocess_counts
+from scimta_kedro.core.simulate import LABEL_KEY, simulate_counts
+from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
+from scimta_kedro.core.validate import validate_counts
 
 
 def main() -> None:
@@ -45,17 +42,12 @@ def main() -> None:
     )
     arguments = parser.parse_args()
 
-    processing, graph_options = (
-        default_parameters("data_processing"),
-        default_parameters("graph_construction"),
-    )
+    processing, graphs = default_config("data_processing"), default_config("graph_construction")
     training = default_parameters("training")
-    cells = simulate_counts(SimulationConfig(**processing["simulation"], random_state=0))
-    cells = validate_counts(cells, n_neighbors=graph_options["n_neighbors"])
-    cells = preprocess_counts(cells, PreprocessConfig(**processing["preprocessing"]))
-    graph = build_ppmi_graph(
-        cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, random_state=0)
-    )
+    cells = simulate_counts(processing.simulation)
+    cells = validate_counts(cells, n_neighbors=graphs.cell_graph.n_neighbors)
+    cells = preprocess_counts(cells, processing.preprocessing)
+    graph = build_ppmi_graph(cells.obsm[graphs.use_rep], graphs.cell_graph)
     truth = cells.obs[LABEL_KEY].to_numpy()
 
     rows = []
@@ -70,7 +62,7 @@ def main() -> None:
         leiden_on_embedding(cells.obsm["X_pca"]),
     )
     report("Leiden on the PPMI cell graph (resolution 1.0)", leiden_on_graph(graph.ppmi))
-    n_groups = processing["simulation"]["n_groups"]
+    n_groups = processing.simulation.n_groups
     report(f"KMeans({n_groups}) on the 50 PCs", kmeans_labels(cells.obsm["X_pca"], n_groups))
 
     training.pop("encoder_input")  # each variant below names its own
@@ -106,7 +98,7 @@ def main() -> None:
     )
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(
-        "Command: `.venv/bin/python benchmarks/design_choices.py`  \n"
+        "Command: `.venv/bin/python -m benchmarks.design_choices`  \n"
         f"Data: the default simulation ({cells.n_obs} cells, 6 planted groups); "
         f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}\n\n{table}\n"
     )

@@ -11,7 +11,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/gene_communities.py [--data-dir ../shared/data]
+    .venv/bin/python -m benchmarks.gene_communities [--data-dir ../shared/data]
         [--output benchmarks/results/gene_communities.md]
 """
 
@@ -24,25 +24,23 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import anndata as ad
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
 
-import anndata as ad  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scratch_project import (  # noqa: E402
+from benchmarks.lib.scratch_project import (
     PROJECT_ROOT,
+    default_config,
     default_parameters,
     kedro_run_in_scratch_project,
 )
-from sklearn.metrics import adjusted_rand_score  # noqa: E402
-
-from scimta_kedro.core import communities  # noqa: E402
-from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph  # noqa: E402
-from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts  # noqa: E402
-from scimta_kedro.core.simulate import (  # noqa: E402
+from scimta_kedro.core import communities
+from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
+from scimta_kedro.core.preprocess import preprocess_counts
+from scimta_kedro.core.simulate import (
     NO_PROGRAMME,
     PROGRAMME_KEY,
-    SimulationConfig,
     simulate_counts,
 )
 
@@ -64,10 +62,10 @@ def programme_recovery(planted: np.ndarray, labels: np.ndarray) -> tuple[float, 
 
 
 def graph_variants() -> list[str]:
-    processing = default_parameters("data_processing")
+    processing = default_config("data_processing")
     defaults = default_parameters("graph_construction")["gene_graph"]
-    cells = simulate_counts(SimulationConfig(**processing["simulation"], random_state=0))
-    cells = preprocess_counts(cells, PreprocessConfig(**processing["preprocessing"]))
+    cells = simulate_counts(processing.simulation)
+    cells = preprocess_counts(cells, processing.preprocessing)
     planted = cells.var[PROGRAMME_KEY].astype(str).to_numpy()
     embedding = communities.gene_embedding(cells)
     n_programmes = np.unique(planted[planted != NO_PROGRAMME]).size
@@ -183,7 +181,7 @@ def main() -> None:
             print(f"{dataset} not found: real-data section skipped.")
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(
-        "Command: `.venv/bin/python benchmarks/gene_communities.py`  \n"
+        "Command: `.venv/bin/python -m benchmarks.gene_communities`  \n"
         f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n"
         + "\n".join(sections)
     )

@@ -11,7 +11,7 @@ the sizes. One process; every size is built once.
 
 Usage::
 
-    .venv/bin/python benchmarks/graph_scaling.py [--cells 300000 1300000]
+    .venv/bin/python -m benchmarks.graph_scaling [--cells 300000 1300000]
         [--output benchmarks/results/graph_scaling.md]
 """
 
@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch_project import PROJECT_ROOT, default_parameters, scaling_exponent
 
+from benchmarks.lib.scratch_project import PROJECT_ROOT, default_config, scaling_exponent
 from scimta_kedro.core.cluster import leiden_on_graph
 from scimta_kedro.core.graphs import (
     binary_knn_graph,
@@ -36,7 +36,6 @@ from scimta_kedro.core.graphs import (
     symmetric_normalize,
     umap_connectivities,
 )
-from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
 
 GRAPH_STEPS = ("knn", "random_surf", "ppmi", "symmetrise_and_normalise", "knn_weights")
 LEIDEN_STEPS = ("leiden_ppmi", "leiden_knn_count")
@@ -59,8 +58,8 @@ def symmetrised(weights):
 
 def time_steps(n_cells: int) -> dict:
     embedding = mixture(n_cells)
-    config = cell_graph_config(default_parameters("graph_construction"), random_state=0)
-    resolution = default_parameters("training")["leiden_resolution"]
+    config = default_config("graph_construction").cell_graph
+    resolution = default_config("training").leiden_resolution
     seconds = {}
 
     def timed(step, compute, *arguments, **options):
@@ -130,7 +129,7 @@ def main() -> None:
     arguments.output.with_suffix(".json").write_text(json.dumps(rows, indent=2))
     text = markdown(rows)
     arguments.output.write_text(
-        "Command: `.venv/bin/python benchmarks/graph_scaling.py "
+        "Command: `.venv/bin/python -m benchmarks.graph_scaling "
         f"--cells {' '.join(str(row['cells']) for row in rows)}`  \n"
         f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d %H:%M')}\n\n"
         "Seconds per step of the cell graph, and of training's two Leiden runs for DEC's "

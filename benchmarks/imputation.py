@@ -28,7 +28,7 @@ the threshold with the best mean of ``(Pearson + Spearman) / 2 - false signal`` 
 
 Usage::
 
-    .venv/bin/python benchmarks/imputation.py [--data-dir ../shared/data] [--datasets a b]
+    .venv/bin/python -m benchmarks.imputation [--data-dir ../shared/data] [--datasets a b]
         [--thresholds 0.001 0.002 0.005 0.01 0.02 0.05 0.1]
         [--output benchmarks/results/imputation.md]
 """
@@ -42,14 +42,14 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import anndata as ad
+import numpy as np
+import scanpy as sc
+import scipy.sparse as sp
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import adjusted_rand_score
 
-import anndata as ad  # noqa: E402
-import numpy as np  # noqa: E402
-import scanpy as sc  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
-from scipy.stats import pearsonr, spearmanr  # noqa: E402
-from scratch_project import (  # noqa: E402
+from benchmarks.lib.scratch_project import (
     KEDRO,
     PROJECT_ROOT,
     default_parameters,
@@ -57,11 +57,9 @@ from scratch_project import (  # noqa: E402
     labelled_datasets,
     run_measured,
 )
-from sklearn.metrics import adjusted_rand_score  # noqa: E402
-
-from scimta_kedro.core.io import read_cells  # noqa: E402
-from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts  # noqa: E402
-from scimta_kedro.core.validate import validate_counts  # noqa: E402
+from scimta_kedro.core.io import read_cells
+from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
+from scimta_kedro.core.validate import validate_counts
 
 LABEL_KEY = "cell_type"
 HIDDEN_FRACTION = 0.1
@@ -126,15 +124,15 @@ def score(imputed: np.ndarray, cells: ad.AnnData, full: ad.AnnData) -> dict:
 
 
 def run_baseline(name: str, preprocessed: Path, output: Path) -> tuple[float, float]:
-    command = [sys.executable, __file__, "--baseline", name, str(preprocessed), str(output)]
-    result, wall, rss = run_measured(command, PROJECT_ROOT / "benchmarks")
+    command = [sys.executable, "-m", __spec__.name, "--baseline", name, str(preprocessed), str(output)]
+    result, wall, rss = run_measured(command, PROJECT_ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{result.stdout[-3000:]}")
     return wall, rss
 
 
 def baseline_main(name: str, preprocessed: Path, output: Path) -> None:
-    from imputation_baselines import alra, magic
+    from benchmarks.lib.imputation_baselines import alra, magic
 
     log_data = ad.read_h5ad(preprocessed).layers["log_normalized"].toarray()
     np.save(output, (alra if name == "alra" else magic)(log_data))
@@ -275,7 +273,7 @@ def main() -> None:
     table = markdown_table(rows) + "\n" + leave_one_dataset_out(rows)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(
-        "Command: `.venv/bin/python benchmarks/imputation.py`  \n"
+        "Command: `.venv/bin/python -m benchmarks.imputation`  \n"
         f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n{table}"
     )
     print("\n" + table)

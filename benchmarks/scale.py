@@ -18,7 +18,7 @@ ARI against the planted groups checks that accuracy holds with scale. Exponents 
 
 Usage::
 
-    .venv/bin/python benchmarks/scale.py [--cells 10000 100000 300000 1300000]
+    .venv/bin/python -m benchmarks.scale [--cells 10000 100000 300000 1300000]
         [--cache-dir data/scale_benchmark] [--output benchmarks/results/scale.md]
         [--keep-other-sizes] [--reuse-scanpy] [--params key=value,...]
 """
@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch_project import (
+
+from benchmarks.lib.scratch_project import (
     KEDRO,
     PROJECT_ROOT,
     run_measured,
@@ -133,8 +134,8 @@ def measure_size(
         return row
     output = workdir / "scanpy.json"
     preprocessed = project / "data/02_intermediate/preprocessed_cells.h5ad"
-    command = [sys.executable, __file__, "--scanpy-worker", str(preprocessed), str(output)]
-    result, wall, rss = run_measured(command, Path(__file__).parent)
+    command = [sys.executable, "-m", __spec__.name, "--scanpy-worker", str(preprocessed), str(output)]
+    result, wall, rss = run_measured(command, PROJECT_ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"scanpy failed at {n_cells} cells:\n{result.stdout[-4000:]}")
     row["scanpy"] = {"wall_s": wall, "rss_gib": rss, **json.loads(output.read_text())}
@@ -247,7 +248,7 @@ def main() -> None:
         results.write_text(json.dumps(rows, indent=2))
     text = markdown(rows)
     arguments.output.write_text(
-        "Command: `.venv/bin/python benchmarks/scale.py` (sizes measured one command at a time "
+        "Command: `.venv/bin/python -m benchmarks.scale` (sizes measured one command at a time "
         "with `--cells N --keep-other-sizes` keep the others' rows)"
         + (f"; ours with `--params {arguments.params}`" if arguments.params else "")
         + "  \n"

@@ -18,7 +18,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/speed.py [--cells 9000] [--epoch-cells 2000 8000 30000]
+    .venv/bin/python -m benchmarks.speed [--cells 9000] [--epoch-cells 2000 8000 30000]
         [--output benchmarks/results/speed.md]
 """
 
@@ -33,10 +33,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-from scratch_project import PROJECT_ROOT, run_measured, scaling_exponent  # noqa: E402
+from benchmarks.lib.scratch_project import PROJECT_ROOT, run_measured, scaling_exponent
 
 METHODS = ("scIMTA", "dense reference", "scanpy")
 
@@ -70,7 +69,7 @@ def worker(method: str, path: Path, output: Path) -> None:
         data = GraphData.from_graph(pca, cells.layers[COUNTS_LAYER], graph)
         labels = train_graph_autoencoder(data, TrainingConfig()).soft_assignment.argmax(axis=1)
     elif method == "dense reference":
-        from dense_reference import dense_ppmi_graph, train_dense
+        from benchmarks.lib.dense_reference import dense_ppmi_graph, train_dense
 
         ppmi, propagation = dense_ppmi_graph(pca, GraphConfig())
         counts = cells.layers[COUNTS_LAYER].toarray()
@@ -93,8 +92,8 @@ def end_to_end(n_cells: int, folder: Path) -> list[dict]:
     rows = []
     for method in METHODS:
         output = folder / "result.json"
-        command = [sys.executable, __file__, "--worker", method, str(path), str(output)]
-        result, wall, rss = run_measured(command, Path(__file__).parent)
+        command = [sys.executable, "-m", __spec__.name, "--worker", method, str(path), str(output)]
+        result, wall, rss = run_measured(command, PROJECT_ROOT)
         if result.returncode != 0:
             raise RuntimeError(f"{method} failed:\n{result.stdout[-3000:]}")
         rows.append(
@@ -166,7 +165,7 @@ def main() -> None:
         epochs = {size: seconds_per_epoch(size, Path(folder)) for size in arguments.epoch_cells}
     text = markdown(rows, arguments.cells, epochs)
     arguments.output.write_text(
-        f"Command: `.venv/bin/python benchmarks/speed.py --cells {arguments.cells}`  \n"
+        f"Command: `.venv/bin/python -m benchmarks.speed --cells {arguments.cells}`  \n"
         f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n{text}"
     )
     print(text)

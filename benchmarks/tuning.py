@@ -13,7 +13,7 @@ defaults). From the trial table (labels are scored after each trial, never used 
 
 Usage::
 
-    .venv/bin/python benchmarks/tuning.py [--trials 8] [--datasets a b]
+    .venv/bin/python -m benchmarks.tuning [--trials 8] [--datasets a b]
         [--output benchmarks/results/tuning.md]
 """
 
@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
-from scratch_project import (
+
+from benchmarks.lib.scratch_project import (
     KEDRO,
     PROJECT_ROOT,
     kedro_run_in_scratch_project,
@@ -205,7 +206,7 @@ def main() -> None:
     table = markdown_table(rows)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(
-        f"Command: `.venv/bin/python benchmarks/tuning.py --trials {arguments.trials}`  \n"
+        f"Command: `.venv/bin/python -m benchmarks.tuning --trials {arguments.trials}`  \n"
         f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n{table}"
     )
     print("\n" + table)

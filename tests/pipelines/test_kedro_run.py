@@ -81,7 +81,7 @@ def test_default_run_links_gene_communities_to_clusters(default_run):
     for enriched in summary["clusters"].values():
         assert enriched, "every planted group has a community of its own"
         assert set(enriched[0]["top_genes"]) <= gene_names
-    for image in ("community_heatmap.png", "top_genes_dotplot.png"):
+    for image in ("community_heatmap.png", "top_genes.png"):
         assert (default_run / "data/08_reporting" / image).read_bytes()[:4] == b"\x89PNG"
 
 
@@ -117,7 +117,7 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
         "model/scimta_model.keras",
         "plots/umap.png",
         "plots/community_heatmap.png",
-        "plots/top_genes_dotplot.png",
+        "plots/top_genes.png",
         "plots/batch_umap.png",
         "reports/cluster_summary.json",
         "reports/batch_correction_summary.json",
@@ -186,8 +186,8 @@ def test_tuning_logs_nested_trials_and_a_parameters_file_for_env_tuned(default_r
     assert {
         "tuning/parameters_tuned.yml",
         "tuning/tuning_trials.csv",
-        "tuning/tuning_optimisation_history.png",
-        "tuning/tuning_parameter_importances.png",
+        "plots/optimisation_history.png",
+        "plots/parameter_importances.png",
     } <= set(_artifact_paths(client, parent.info.run_id))
     tuned = yaml.safe_load((default_run / "conf/tuned/parameters_tuned.yml").read_text())
     assert_succeeded(run_kedro(default_run, "--env", "tuned", "--pipeline", "graph_construction"))

@@ -147,8 +147,9 @@ def check_quality_control(
     if n_cells < 2 or n_genes < 2:
         raise InputError(
             f"quality control left {n_cells} cells x {n_genes} genes of "
-            f"{n_cells_before} x {n_genes_before}. Lower data_processing.min_genes_per_cell "
-            f"({config.min_genes_per_cell}) or min_cells_per_gene ({config.min_cells_per_gene})."
+            f"{n_cells_before} x {n_genes_before}. Lower data_processing.preprocessing."
+            f"min_genes_per_cell ({config.min_genes_per_cell}) or min_cells_per_gene "
+            f"({config.min_cells_per_gene})."
         )
     logger.info(
         "QC kept %d of %d cells and %d of %d genes.",

@@ -15,20 +15,8 @@ from ..core.dec_start import counts_clusters_on_knn
 from ..core.errors import InputError
 from ..core.nn.model import GraphAutoencoder
 from ..core.run_info import params_record
-from ..core.train import GraphData, TrainingConfig, train_graph_autoencoder
+from ..core.train import GraphData, TrainingConfig, encoder_features, train_graph_autoencoder
 from ._graph import graph_matrix
-
-
-def encoder_features(adata: ad.AnnData, encoder_input: str):
-    """The matrix the encoder reads: ``X`` or an ``obsm`` key (``training.encoder_input``)."""
-    if encoder_input == "X":
-        return adata.X
-    if encoder_input not in adata.obsm:
-        raise InputError(
-            f"training.encoder_input '{encoder_input}' is neither 'X' nor a key of obsm; "
-            f"available: {['X', *adata.obsm.keys()]}."
-        )
-    return adata.obsm[encoder_input]
 
 
 def graph_data(adata: ad.AnnData, config: TrainingConfig, graph_key: str) -> GraphData:

@@ -6,7 +6,7 @@ phases: pretraining, then DEC fine-tuning from :mod:`scimta_kedro.core.dec_start
 """
 
 from .config import CLUSTER_COUNT_GRAPHS, TrainingConfig
-from .data import GraphData
+from .data import GraphData, encoder_features
 from .loop import TrainingResult, train_graph_autoencoder
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "GraphData",
     "TrainingConfig",
     "TrainingResult",
+    "encoder_features",
     "train_graph_autoencoder",
 ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import anndata as ad
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import InputError
 from ..graphs import PPMIGraph
 
 
@@ -74,3 +76,15 @@ class GraphData:
                 f"features have {n_cells} cells but {mismatched}; build the graph and the "
                 "features from the same preprocessed cells."
             )
+
+
+def encoder_features(adata: ad.AnnData, encoder_input: str):
+    """The matrix the encoder reads: ``X`` or an ``obsm`` key (``training.encoder_input``)."""
+    if encoder_input == "X":
+        return adata.X
+    if encoder_input not in adata.obsm:
+        raise InputError(
+            f"training.encoder_input '{encoder_input}' is neither 'X' nor a key of obsm; "
+            f"available: {['X', *adata.obsm.keys()]}."
+        )
+    return adata.obsm[encoder_input]

@@ -42,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "gene_communities",
                     "params:gene_communities",
                 ],
-                outputs="community_heatmap",
+                outputs="community_heatmap_plot",
                 name="plot_community_heatmap_node",
             ),
             Node(
@@ -52,7 +52,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "gene_communities_summary",
                     "params:gene_communities",
                 ],
-                outputs="top_genes_dotplot",
+                outputs="top_genes_plot",
                 name="plot_top_genes_node",
             ),
         ]

@@ -43,7 +43,7 @@ def impute_cells(
         obsm={keys.LATENT: embedded_cells.obsm[keys.LATENT]},
         obsp={keys.CONNECTIVITIES: cell_graph.obsp[keys.CONNECTIVITIES]},
     )
-    for layer in (keys.COUNTS_LAYER, keys.keys.PRE_DROPOUT_LAYER):
+    for layer in (keys.COUNTS_LAYER, keys.PRE_DROPOUT_LAYER):
         if layer in preprocessed_cells.layers:
             cells.layers[layer] = preprocessed_cells.layers[layer]
     tl.impute(cells, scimta_model, section_config("imputation", options))

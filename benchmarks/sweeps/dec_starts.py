@@ -17,7 +17,7 @@ the PPMI cell graph, and the mean largest soft assignment (DEC's confidence).
 
 Usage::
 
-    .venv/bin/python benchmarks/dec_starts.py [--data-dir ../shared/data] [--seeds 0]
+    .venv/bin/python -m benchmarks.sweeps.dec_starts [--data-dir ../shared/data] [--seeds 0]
         [--output benchmarks/results/dec_starts.md]
 """
 
@@ -29,14 +29,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-from default_graph import preprocessed_cells_and_graph, training_data
-from scratch_project import PROJECT_ROOT, default_parameters, labelled_datasets, write_results
 from sklearn.metrics import adjusted_rand_score
 
+from benchmarks.lib.default_graph import preprocessed_cells_and_graph, training_data
+from benchmarks.lib.scratch_project import (
+    PROJECT_ROOT,
+    default_parameters,
+    labelled_datasets,
+    write_results,
+)
 from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.cluster_count import partition_modularity
+from scimta_kedro.core.params import section_config
 from scimta_kedro.core.train import train_graph_autoencoder
-from scimta_kedro.pipelines.training.nodes import training_config
 
 LABEL_KEY = "cell_type"
 STARTS = (
@@ -53,7 +58,7 @@ def runs_on(dataset: Path, seed: int) -> list[dict]:
     annotated = np.unique(labels, return_inverse=True)[1].ravel()
     true_k = int(annotated.max()) + 1
     data = training_data(cells, graph)
-    config = training_config({**options, "n_clusters": true_k}, seed)
+    config = section_config("training", {**options, "n_clusters": true_k}, seed)
     kmeans = kmeans_labels(data.features, true_k, seed)
     rows = []
     for start, initial_labels in zip(STARTS, (None, kmeans, annotated), strict=True):

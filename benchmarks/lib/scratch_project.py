@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
 
 
@@ -85,6 +85,14 @@ def default_parameters(pipeline: str) -> dict:
     """``params:<pipeline>`` as ``conf/base/parameters_<pipeline>.yml`` sets it."""
     path = PROJECT_ROOT / "conf" / "base" / f"parameters_{pipeline}.yml"
     return yaml.safe_load(path.read_text())[pipeline]
+
+
+def default_config(section: str, seed: int = 0):
+    """The typed config of ``params:<section>`` as ``conf/base`` sets it, with ``seed`` as the
+    run's ``random_state`` (:func:`scimta_kedro.core.params.section_config`)."""
+    from scimta_kedro.core.params import section_config
+
+    return section_config(section, default_parameters(section), seed)
 
 
 def labelled_datasets(data_dir: Path, stems: list[str] | None = None) -> list[Path]:

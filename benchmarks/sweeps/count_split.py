@@ -16,7 +16,7 @@ Labels only score (ARI) and give the annotated number of cell types; nothing is 
 
 Usage::
 
-    .venv/bin/python benchmarks/count_split.py [--data-dir ../shared/data] [--seed 0]
+    .venv/bin/python -m benchmarks.sweeps.count_split [--data-dir ../shared/data] [--seed 0]
         [--thresholds 1 3 10] [--output benchmarks/results/count_split.md]
 """
 
@@ -29,10 +29,20 @@ import anndata as ad
 import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
-from default_graph import default_start, preprocessed_and_graph, training_data, validated_cells
-from scratch_project import PROJECT_ROOT, labelled_datasets, rows_for_each_dataset, write_results
 from sklearn.metrics import adjusted_rand_score
 
+from benchmarks.lib.default_graph import (
+    default_start,
+    preprocessed_and_graph,
+    training_data,
+    validated_cells,
+)
+from benchmarks.lib.scratch_project import (
+    PROJECT_ROOT,
+    labelled_datasets,
+    rows_for_each_dataset,
+    write_results,
+)
 from scimta_kedro.core.cluster_count import weights_between_clusters
 
 LABEL_KEY = "cell_type"
@@ -194,7 +204,7 @@ def main() -> None:
         labelled_datasets(args.data_dir),
         lambda dataset: [split_and_test(dataset, args.seed, args.thresholds)],
     )
-    command = ".venv/bin/python benchmarks/count_split.py"
+    command = ".venv/bin/python -m benchmarks.sweeps.count_split"
     write_results(args.output, table(rows, args.thresholds, command), rows)
 
 

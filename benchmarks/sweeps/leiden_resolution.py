@@ -14,7 +14,7 @@ would trade.
 
 Usage::
 
-    .venv/bin/python benchmarks/leiden_resolution.py [--data-dir ../shared/data]
+    .venv/bin/python -m benchmarks.sweeps.leiden_resolution [--data-dir ../shared/data]
         [--resolutions 0.5 1 2] [--seeds 0 1 2] [--output benchmarks/results/leiden_resolution.md]
 """
 
@@ -25,9 +25,15 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-from default_graph import default_start, preprocessed_cells_and_graph, training_data
-from scratch_project import PROJECT_ROOT, labelled_datasets, rows_for_each_dataset, write_results
 from sklearn.metrics import adjusted_rand_score
+
+from benchmarks.lib.default_graph import default_start, preprocessed_cells_and_graph, training_data
+from benchmarks.lib.scratch_project import (
+    PROJECT_ROOT,
+    labelled_datasets,
+    rows_for_each_dataset,
+    write_results,
+)
 
 LABEL_KEY = "cell_type"
 DEFAULT_RESOLUTIONS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
@@ -119,7 +125,7 @@ def main() -> None:
         lambda dataset: sweep(dataset, args.resolutions, args.seeds),
     )
     write_results(
-        args.output, table(rows, ".venv/bin/python benchmarks/leiden_resolution.py"), rows
+        args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.leiden_resolution"), rows
     )
 
 

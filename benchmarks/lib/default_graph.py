@@ -8,40 +8,35 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
-from scratch_project import default_parameters
+from benchmarks.lib.scratch_project import default_config, default_parameters
 
 from scimta_kedro.core.dec_start import dec_start_partition
 from scimta_kedro.core.graphs import PPMIGraph, build_ppmi_graph
 from scimta_kedro.core.io import read_cells
 from scimta_kedro.core.keys import COUNTS_LAYER
 from scimta_kedro.core.preprocess import preprocess_counts
-from scimta_kedro.core.train import GraphData
+from scimta_kedro.core.params import section_config
+from scimta_kedro.core.train import GraphData, encoder_features
 from scimta_kedro.core.validate import validate_counts
-from scimta_kedro.pipelines.data_processing.nodes import preprocess_config
-from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
-from scimta_kedro.pipelines.training.nodes import encoder_features, training_config
 
 
 def validated_cells(dataset: Path) -> ad.AnnData:
     """``dataset`` read and checked as the ``data_processing`` pipeline checks its input."""
-    graph_options = default_parameters("graph_construction")
-    return validate_counts(read_cells(dataset), n_neighbors=graph_options["n_neighbors"])
+    graphs = default_config("graph_construction")
+    return validate_counts(read_cells(dataset), n_neighbors=graphs.cell_graph.n_neighbors)
 
 
 def preprocessed(counts: ad.AnnData, seed: int) -> ad.AnnData:
     """Validated raw ``counts`` preprocessed with the default parameters and ``seed`` as the
     run's ``random_state``."""
-    return preprocess_counts(counts, preprocess_config(default_parameters("data_processing"), seed))
+    return preprocess_counts(counts, default_config("data_processing", seed).preprocessing)
 
 
 def preprocessed_and_graph(counts: ad.AnnData, seed: int) -> tuple[ad.AnnData, PPMIGraph]:
     """:func:`preprocessed` ``counts`` and their default cell graph."""
-    graph_options = default_parameters("graph_construction")
+    graphs = default_config("graph_construction", seed)
     cells = preprocessed(counts, seed)
-    graph = build_ppmi_graph(
-        cells.obsm[graph_options["use_rep"]], cell_graph_config(graph_options, seed)
-    )
-    return cells, graph
+    return cells, build_ppmi_graph(cells.obsm[graphs.use_rep], graphs.cell_graph)
 
 
 def preprocessed_cells_and_graph(dataset: Path, seed: int) -> tuple[ad.AnnData, PPMIGraph]:
@@ -53,7 +48,7 @@ def preprocessed_cells_and_graph(dataset: Path, seed: int) -> tuple[ad.AnnData, 
 def training_data(cells: ad.AnnData, graph: PPMIGraph) -> GraphData:
     """What the default training node trains on for preprocessed ``cells`` and their
     ``graph``."""
-    encoder_input = default_parameters("training")["encoder_input"]
+    encoder_input = default_config("training").encoder_input
     return GraphData.from_graph(
         encoder_features(cells, encoder_input), cells.layers[COUNTS_LAYER], graph
     )
@@ -63,4 +58,4 @@ def default_start(data: GraphData, seed: int, **options) -> np.ndarray:
     """DEC's start as training finds it with the default ``params:training`` (``options``
     override some, e.g. ``n_clusters=k``) and ``seed`` as the run's ``random_state``."""
     training_options = {**default_parameters("training"), **options}
-    return dec_start_partition(data, training_config(training_options, seed))
+    return dec_start_partition(data, section_config("training", training_options, seed))

@@ -16,7 +16,7 @@ file, and what it gives there.
 
 Usage::
 
-    .venv/bin/python benchmarks/graph_parameters.py [--data-dir ../shared/data]
+    .venv/bin/python -m benchmarks.sweeps.graph_parameters [--data-dir ../shared/data]
         [--seeds 0 1 2] [--output benchmarks/results/graph_parameters.md]
 """
 
@@ -27,21 +27,19 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from default_graph import default_start, training_data, validated_cells
-from scratch_project import (
+from sklearn.metrics import adjusted_rand_score
+
+from benchmarks.lib.default_graph import default_start, training_data, validated_cells
+from benchmarks.lib.scratch_project import (
     PROJECT_ROOT,
-    default_parameters,
+    default_config,
     labelled_datasets,
     rows_for_each_dataset,
     write_results,
 )
-from sklearn.metrics import adjusted_rand_score
-
 from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.graphs import build_ppmi_graph
 from scimta_kedro.core.preprocess import preprocess_counts
-from scimta_kedro.pipelines.data_processing.nodes import preprocess_config
-from scimta_kedro.pipelines.graph_construction.nodes import cell_graph_config
 
 LABEL_KEY = "cell_type"
 DEFAULT = "default"
@@ -96,8 +94,8 @@ def starts(dataset: Path, seed: int) -> list[dict]:
     """One row per variant: both DEC starts on ``dataset`` with ``seed``, and for the default
     and the preprocessing variants the KMeans anchor on their PCs."""
     counts = validated_cells(dataset)
-    default_preprocessing = preprocess_config(default_parameters("data_processing"), seed)
-    default_graph_config = cell_graph_config(default_parameters("graph_construction"), seed)
+    default_preprocessing = default_config("data_processing", seed).preprocessing
+    default_graph_config = default_config("graph_construction", seed).cell_graph
 
     def anchored(row, cells):
         kmeans = kmeans_labels(cells.obsm["X_pca"], row["true_k"], seed)
@@ -218,7 +216,7 @@ def main() -> None:
         labelled_datasets(args.data_dir),
         lambda dataset: [row for seed in args.seeds for row in starts(dataset, seed)],
     )
-    write_results(args.output, table(rows, ".venv/bin/python benchmarks/graph_parameters.py"), rows)
+    write_results(args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.graph_parameters"), rows)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ caller can measure its wall time and peak RSS alone).
 
 Usage::
 
-    .venv/bin/python benchmarks/batch_baselines.py {harmony,bbknn} CELLS.h5ad OUT.npy BATCH_KEY
+    .venv/bin/python -m benchmarks.lib.batch_baselines {harmony,bbknn} CELLS.h5ad OUT.npy BATCH_KEY
 
 Both start from ``obsm["X_pca"]`` of CELLS (the project's preprocessing):
 
