@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kedro.io import MemoryDataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KEDRO = str(Path(sys.executable).with_name("kedro"))
@@ -79,3 +80,87 @@ def assert_succeeded(result: subprocess.CompletedProcess) -> None:
 @pytest.fixture(scope="module")
 def tiny_project(tmp_path_factory) -> Path:
     return make_project_copy(tmp_path_factory.mktemp("project"))
+
+
+def _merged(base: dict, overrides: dict) -> dict:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _merged(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def tiny_parameters(**overrides) -> dict:
+    """conf/base's parameters with the tiny settings (and ``overrides``) merged in, as Kedro
+    merges conf/local into conf/base."""
+    parameters = {}
+    for path in sorted((PROJECT_ROOT / "conf" / "base").glob("parameters*.yml")):
+        parameters.update(yaml.safe_load(path.read_text()))
+    return _merged(_merged(parameters, TINY_PARAMETERS), overrides)
+
+
+class KeptDataset(MemoryDataset):
+    """An in-memory dataset the runner cannot release, so a test reads every output."""
+
+    def __init__(self, *data):
+        super().__init__(*data, copy_mode="assign")
+
+    def _release(self) -> None:
+        pass
+
+
+def run_slice(pipeline, parameters: dict, datasets: dict) -> dict:
+    """Run ``pipeline`` with Kedro's ``SequentialRunner`` on an in-memory catalog holding
+    ``datasets`` and the ``params:`` entries of ``parameters``; return every output.
+
+    A transcoded dataset (``preprocessed_cells@counts``) is one object under all its names,
+    as it is one file on disk.
+    """
+    from kedro.io import DataCatalog
+    from kedro.runner import SequentialRunner
+
+    entries = {"parameters": parameters, **{f"params:{k}": v for k, v in parameters.items()}}
+    for name, value in datasets.items():
+        entries[name] = value
+        if name == "preprocessed_cells":
+            for way in ("anndata", "annotations", "counts"):
+                entries[f"preprocessed_cells@{way}"] = value
+    catalog = DataCatalog(datasets={name: KeptDataset(value) for name, value in entries.items()})
+    for output in pipeline.all_outputs():
+        if output not in catalog:
+            catalog[output] = KeptDataset()
+    SequentialRunner().run(pipeline, catalog)
+    outputs = {name.split("@")[0]: catalog.load(name) for name in pipeline.all_outputs()}
+    return outputs
+
+
+def run_stages(parameters: dict, stages: list[str]) -> dict:
+    """The outputs of ``stages`` run one after another, each on what the earlier ones made."""
+    from kedro.framework.project import configure_project, pipelines
+
+    configure_project("scimta_kedro")
+    datasets: dict = {}
+    for stage in stages:
+        datasets.update(run_slice(pipelines[stage], parameters, datasets))
+    return datasets
+
+
+UPSTREAM = ["data_processing", "graph_construction", "training", "clustering"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run() -> tuple[dict, dict]:
+    """The tiny parameters and the in-memory outputs of the stages up to clustering."""
+    parameters = tiny_parameters()
+    return parameters, run_stages(parameters, UPSTREAM)
+
+
+@pytest.fixture(scope="session")
+def tiny_batch_run() -> tuple[dict, dict]:
+    """The same on simulated data with three batches and a strong, known batch effect."""
+    parameters = tiny_parameters(
+        batch_key="batch", data_processing={"simulation": {"n_batches": 3}}
+    )
+    return parameters, run_stages(parameters, UPSTREAM)

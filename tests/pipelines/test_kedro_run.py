@@ -8,7 +8,6 @@ import anndata as ad
 import mlflow
 import nbformat
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 import yaml
@@ -67,35 +66,6 @@ def test_default_run_writes_clustered_cells_and_summary(default_run):
     assert summary["n_cells_input"] == 240 and summary["n_cells"] == clustered.n_obs
 
 
-def test_default_run_links_gene_communities_to_clusters(default_run):
-    interpreted = ad.read_h5ad(default_run / INTERPRETED)
-    n_communities = interpreted.var["scimta_gene_community"].nunique()
-    assert n_communities >= 3  # the three planted programmes at least
-    assert interpreted.obsm["scimta_community_scores"].shape == (interpreted.n_obs, n_communities)
-    assert sp.issparse(interpreted.X) and "counts" in interpreted.layers
-    table = pd.read_csv(default_run / COMMUNITY_TABLE)
-    n_clusters = interpreted.obs["scimta_cluster"].nunique()
-    assert len(table) == n_clusters * n_communities
-    summary = json.loads((default_run / COMMUNITY_SUMMARY).read_text())
-    gene_names = set(interpreted.var_names)
-    for enriched in summary["clusters"].values():
-        assert enriched, "every planted group has a community of its own"
-        assert set(enriched[0]["top_genes"]) <= gene_names
-    for image in ("community_heatmap.png", "top_genes.png"):
-        assert (default_run / "data/08_reporting" / image).read_bytes()[:4] == b"\x89PNG"
-
-
-def test_default_run_imputes_dropouts_and_keeps_raw_counts(default_run):
-    imputed = ad.read_h5ad(default_run / IMPUTED)
-    preprocessed = ad.read_h5ad(default_run / PREPROCESSED)
-    assert (imputed.var_names == preprocessed.var_names).all()
-    assert (imputed.obs_names == preprocessed.obs_names).all()
-    assert (imputed.layers["counts"] != preprocessed.layers["counts"]).nnz == 0
-    values = imputed.layers["scimta_imputed"]
-    assert np.isfinite(values.data).all() and (values.data >= 0).all()
-    assert values.nnz > imputed.layers["counts"].nnz
-
-
 def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_run):
     client, runs = _runs(default_run)
     run = runs[0]
@@ -127,31 +97,15 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
     }
 
 
-def test_default_run_without_batch_key_says_nothing_was_corrected(default_run):
+def test_default_run_without_batch_key_logs_no_batch_metrics(default_run):
+    # What the stages compute is tested on in-memory slices (tests/pipelines/<stage>/);
+    # here, what reaches the files and MLflow.
     summary = json.loads((default_run / BATCH_SUMMARY).read_text())
-    assert summary["batch_key"] is None and summary["batch_corrected"] is False
-    assert "batch_key" in summary["note"]
+    assert summary["batch_corrected"] is False
+    for image in ("umap.png", "community_heatmap.png", "top_genes.png"):
+        assert (default_run / "data/08_reporting" / image).read_bytes()[:4] == b"\x89PNG"
     _, runs = _runs(default_run)
     assert not any(name.startswith("batch_correction_metrics") for name in runs[0].data.metrics)
-
-
-def test_batch_key_corrects_the_latent_and_reports_mixing(tmp_path_factory):
-    root = make_project_copy(tmp_path_factory.mktemp("batch_project"))
-    batches = "data_processing.simulation.n_batches=3,batch_key=batch"
-    assert_succeeded(run_kedro(root, "--params", batches))
-    clustered = ad.read_h5ad(root / CLUSTERED)
-    assert clustered.obs["batch"].nunique() == 3
-    assert clustered.obsm["X_scimta"].shape == (clustered.n_obs, 8)
-    summary = json.loads((root / BATCH_SUMMARY).read_text())
-    assert summary["batch_key"] == "batch" and summary["n_batches"] == 3
-    assert summary["scimta"]["ilisi"] > summary["uncorrected_pca"]["ilisi"] + 0.2
-    client, runs = _runs(root)
-    metrics = runs[0].data.metrics
-    assert metrics["batch_correction_metrics.scimta_ilisi"] == summary["scimta"]["ilisi"]
-    assert "batch_correction_metrics.uncorrected_pca_silhouette_batch" in metrics
-    assert "plots/batch_umap.png" in _artifact_paths(client, runs[0].info.run_id)
-    imputed = ad.read_h5ad(root / IMPUTED)  # the batch-conditioned decoder imputes too
-    assert np.isfinite(imputed.layers["scimta_imputed"].data).all()
 
 
 def test_one_stage_reruns_on_what_earlier_stages_wrote(default_run):

@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 func=build_gene_graph,
                 inputs=[
                     "preprocessed_cells@annotations",
-                    "params:graph_construction.gene_graph",
+                    "params:graph_construction",
                     "params:random_state",
                 ],
                 outputs="gene_graph",

@@ -9,7 +9,7 @@ from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
 from scimta_kedro.core.validate import InputError
 from scimta_kedro.pipelines.tuning.nodes import tune_hyperparameters
 
-from ..simulated import FAST
+from ...simulated import FAST
 
 TUNING = {
     "study": {"n_trials": 3, "storage": None, "pruning_warmup_epochs": 5, "report_every": 5},
