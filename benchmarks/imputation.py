@@ -124,7 +124,15 @@ def score(imputed: np.ndarray, cells: ad.AnnData, full: ad.AnnData) -> dict:
 
 
 def run_baseline(name: str, preprocessed: Path, output: Path) -> tuple[float, float]:
-    command = [sys.executable, "-m", __spec__.name, "--baseline", name, str(preprocessed), str(output)]
+    command = [
+        sys.executable,
+        "-m",
+        __spec__.name,
+        "--baseline",
+        name,
+        str(preprocessed),
+        str(output),
+    ]
     result, wall, rss = run_measured(command, PROJECT_ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{result.stdout[-3000:]}")

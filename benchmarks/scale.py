@@ -134,7 +134,14 @@ def measure_size(
         return row
     output = workdir / "scanpy.json"
     preprocessed = project / "data/02_intermediate/preprocessed_cells.h5ad"
-    command = [sys.executable, "-m", __spec__.name, "--scanpy-worker", str(preprocessed), str(output)]
+    command = [
+        sys.executable,
+        "-m",
+        __spec__.name,
+        "--scanpy-worker",
+        str(preprocessed),
+        str(output),
+    ]
     result, wall, rss = run_measured(command, PROJECT_ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"scanpy failed at {n_cells} cells:\n{result.stdout[-4000:]}")

@@ -50,9 +50,9 @@ def test_the_clusters_recover_the_planted_groups(analysed):
     truth = cells.obs["cell_type"].to_numpy()
     assert adjusted_rand_score(truth, cells.obs[keys.CLUSTER].to_numpy()) > 0.9
     table, per_cluster = st.tl.link_communities(cells)
-    assert len(table) == cells.obs[keys.CLUSTER].nunique() * cells.var[
-        keys.GENE_COMMUNITY
-    ].nunique()
+    assert (
+        len(table) == cells.obs[keys.CLUSTER].nunique() * cells.var[keys.GENE_COMMUNITY].nunique()
+    )
     assert all(per_cluster.values()), "every planted group has a community of its own"
 
 
@@ -83,21 +83,9 @@ def test_a_keyword_that_is_no_setting_is_refused(small_counts):
 
 @pytest.mark.slow
 def test_the_api_notebook_runs_top_to_bottom(tmp_path):
-    import nbformat
-    from nbclient import NotebookClient
-
+    from .notebooks import executed_notebook_text
     from .pipelines.conftest import PROJECT_ROOT
 
-    notebook = nbformat.read(PROJECT_ROOT / "notebooks" / "api.ipynb", as_version=4)
-    client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
-    )
-    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
-    printed = "".join(
-        output.get("text", "")
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-    )
+    printed = executed_notebook_text(PROJECT_ROOT / "notebooks" / "api.ipynb", tmp_path)
     assert float(printed.split("ARI against the planted groups: ")[1].split()[0]) > 0.8
     assert "cluster 0: GC" in printed

@@ -7,6 +7,7 @@ labelled files, and the per-file loop and result writing of the label-sweep benc
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -93,6 +94,17 @@ def default_config(section: str, seed: int = 0):
     from scimta_kedro.core.params import section_config
 
     return section_config(section, default_parameters(section), seed)
+
+
+def benchmark_parser(description: str, topic: str) -> argparse.ArgumentParser:
+    """The options every per-dataset benchmark shares: ``--data-dir`` (the labelled files,
+    ``../shared/data``) and ``--output`` (``benchmarks/results/<topic>.md``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--output", type=Path, default=PROJECT_ROOT / "benchmarks" / "results" / f"{topic}.md"
+    )
+    return parser
 
 
 def labelled_datasets(data_dir: Path, stems: list[str] | None = None) -> list[Path]:

@@ -22,7 +22,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import anndata as ad
@@ -38,7 +37,7 @@ from benchmarks.lib.default_graph import (
     validated_cells,
 )
 from benchmarks.lib.scratch_project import (
-    PROJECT_ROOT,
+    benchmark_parser,
     labelled_datasets,
     rows_for_each_dataset,
     write_results,
@@ -192,13 +191,9 @@ def table(rows: list[dict], thresholds, command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser = benchmark_parser(__doc__.splitlines()[0], "count_split")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--thresholds", type=int, nargs="+", default=[1, 3, 10])
-    parser.add_argument(
-        "--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/count_split.md"
-    )
     args = parser.parse_args()
     rows = rows_for_each_dataset(
         labelled_datasets(args.data_dir),

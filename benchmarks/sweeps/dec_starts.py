@@ -23,7 +23,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.lib.default_graph import preprocessed_cells_and_graph, training_data
 from benchmarks.lib.scratch_project import (
-    PROJECT_ROOT,
+    benchmark_parser,
     default_parameters,
     labelled_datasets,
     write_results,
@@ -116,12 +115,8 @@ def table(rows: list[dict], command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser = benchmark_parser(__doc__.splitlines()[0], "dec_starts")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument(
-        "--output", type=Path, default=PROJECT_ROOT / "benchmarks" / "results" / "dec_starts.md"
-    )
     arguments = parser.parse_args()
     rows = [
         row

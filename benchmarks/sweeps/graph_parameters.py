@@ -22,7 +22,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.lib.default_graph import default_start, training_data, validated_cells
 from benchmarks.lib.scratch_project import (
-    PROJECT_ROOT,
+    benchmark_parser,
     default_config,
     labelled_datasets,
     rows_for_each_dataset,
@@ -205,18 +204,16 @@ def table(rows: list[dict], command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser = benchmark_parser(__doc__.splitlines()[0], "graph_parameters")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument(
-        "--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/graph_parameters.md"
-    )
     args = parser.parse_args()
     rows = rows_for_each_dataset(
         labelled_datasets(args.data_dir),
         lambda dataset: [row for seed in args.seeds for row in starts(dataset, seed)],
     )
-    write_results(args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.graph_parameters"), rows)
+    write_results(
+        args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.graph_parameters"), rows
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.lib.default_graph import default_start, preprocessed_cells_and_graph, training_data
 from benchmarks.lib.scratch_project import (
-    PROJECT_ROOT,
+    benchmark_parser,
     labelled_datasets,
     rows_for_each_dataset,
     write_results,
@@ -112,13 +111,9 @@ def table(rows: list[dict], command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser = benchmark_parser(__doc__.splitlines()[0], "leiden_resolution")
     parser.add_argument("--resolutions", type=float, nargs="+", default=DEFAULT_RESOLUTIONS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument(
-        "--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/leiden_resolution.md"
-    )
     args = parser.parse_args()
     rows = rows_for_each_dataset(
         labelled_datasets(args.data_dir),

@@ -77,9 +77,7 @@ def setup_anndata(
     return cells
 
 
-def preprocess(
-    adata: ad.AnnData, config: PreprocessConfig | None = None, **params
-) -> ad.AnnData:
+def preprocess(adata: ad.AnnData, config: PreprocessConfig | None = None, **params) -> ad.AnnData:
     """QC, library-size normalisation, log1p, HVGs, scaling and PCA (scanpy).
 
     Parameters

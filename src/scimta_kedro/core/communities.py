@@ -26,6 +26,7 @@ from .validate import InputError
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class CommunityConfig:
     """Settings of the gene communities and of their link to the cell clusters.

@@ -33,7 +33,7 @@ def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
     it (core/cluster_count.py), which keeps the large types Leiden keeps whole. Random
     surfing joins each cell's neighbourhood to its neighbours', so Leiden finds fewer
     clusters on the PPMI graph than on the kNN graph at the same resolution; its partition
-    split to the kNN graph's count scores as high as its own (README: accuracy benchmark).
+    split to the kNN graph's count scores as high as its own (docs/benchmarks.md: accuracy).
     """
     logger.info(
         "Leiden on the cell graph (%d cells, %d stored edges).",

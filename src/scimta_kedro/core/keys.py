@@ -46,6 +46,5 @@ IMPUTED = "scimta_imputed"
 def graph_keys(prefix: str) -> dict[str, str]:
     """The ``obsp`` (or ``varp``) key of each graph a PPMI graph build writes."""
     return {
-        kind: f"{prefix}_{kind}"
-        for kind in ("connectivities", "ppmi", "knn", "knn_connectivities")
+        kind: f"{prefix}_{kind}" for kind in ("connectivities", "ppmi", "knn", "knn_connectivities")
     }

@@ -138,7 +138,6 @@ def scale_and_pca(adata: ad.AnnData, config: PreprocessConfig) -> int:
     return n_pcs
 
 
-
 def check_quality_control(
     n_cells: int, n_genes: int, shape_before: tuple[int, int], config: PreprocessConfig
 ) -> None:

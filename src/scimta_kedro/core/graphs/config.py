@@ -64,7 +64,6 @@ class GraphConfig:
             )
 
 
-
 # The gene graph's defaults: cosine kNN groups genes that vary in the same direction whatever
 # their magnitude (benchmarks/gene_communities.py), and gene neighbourhoods need a smaller
 # pruning bound than cells' (2000 HVGs, not millions of cells).

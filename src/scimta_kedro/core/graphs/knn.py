@@ -214,4 +214,3 @@ def _binarise(matrix: sp.csr_matrix) -> sp.csr_matrix:
     matrix.eliminate_zeros()
     matrix.data[:] = 1.0
     return matrix
-

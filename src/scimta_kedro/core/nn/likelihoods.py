@@ -72,7 +72,7 @@ def target_distribution(soft_assignment, frequency_exponent: float = 1.0):
 
 # Share of each cell's target spread evenly over all clusters: the start's target stays soft,
 # as DEC's own is, so a cell the start misplaced is not pulled into that cluster with full
-# weight (hard 0/1 targets measured within 0.002 of it on real data: README).
+# weight (hard 0/1 targets measured within 0.002 of it on real data: docs/benchmarks.md).
 PARTITION_TARGET_SMOOTHING = 0.1
 
 

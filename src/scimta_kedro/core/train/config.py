@@ -36,7 +36,7 @@ class TrainingConfig:
     DEC's target is the start partition itself, label-smoothed
     (:func:`~scimta_kedro.core.nn.likelihoods.partition_target`), instead of the sharpened soft
     assignment: the latent space first learns the partition DEC starts from, which its
-    nearest-centre assignment otherwise loses part of at once (README: accuracy benchmark).
+    nearest-centre assignment otherwise loses part of at once (docs/benchmarks.md: accuracy).
     0 starts with DEC's own target.
     """
 

@@ -18,7 +18,7 @@ from scimta_kedro.core.run_info import recorded_column, recorded_params
 
 logger = logging.getLogger(__name__)
 
-UNCORRECTED = "X_pca"
+UNCORRECTED = keys.PCA
 NO_BATCH_KEY = (
     "batch_key is not set, so there is nothing to correct. Set it to the obs column of "
     'batches (kedro run --params "batch_key=batch") to build a batch-corrected latent.'

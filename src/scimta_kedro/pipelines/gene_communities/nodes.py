@@ -1,4 +1,4 @@
-"""Nodes of the gene_communities pipeline: thin wrappers over ``core.communities``."""
+"""Nodes of the gene_communities pipeline: thin wrappers over ``scimta_kedro.tl``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Nodes of the imputation pipeline: thin wrappers over ``core.impute``."""
+"""Nodes of the imputation pipeline: thin wrappers over ``scimta_kedro.tl.impute``."""
 
 from __future__ import annotations
 

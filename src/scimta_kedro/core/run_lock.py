@@ -1,0 +1,93 @@
+"""One run at a time in a project folder, and no stale temporary files left behind.
+
+Two ``kedro run`` in one folder write the same files and the same MLflow run's artifacts, so
+the second would silently mix its results with the first's. :class:`RunLock` holds a lock
+file with the running process's PID; a lock whose process is gone (a killed run) is stale
+and is taken over, so a killed run never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .errors import InputError
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = ".scimta_run.lock"
+# AnnDataDataset's temporary files (".<name>.h5ad.<uuid>.tmp"), renamed over the target
+# when a save completes; one left behind is from a run killed while saving.
+TEMPORARY_PATTERN = ".*.h5ad.*.tmp"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
+
+
+class RunLock:
+    """The lock of one project folder (``folder/.scimta_run.lock``)."""
+
+    def __init__(self, folder: Path | str):
+        self.path = Path(folder) / LOCK_NAME
+
+    def holder(self) -> int | None:
+        """The PID of the live run that holds the lock, or ``None``."""
+        try:
+            pid = int(self.path.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if pid > 0 and _process_alive(pid) else None
+
+    def acquire(self) -> None:
+        """Take the lock for this process.
+
+        Raises
+        ------
+        InputError
+            If another live process holds it, naming its PID and what to do.
+        """
+        while True:
+            try:
+                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                pid = self.holder()
+                if pid is not None and pid != os.getpid():
+                    raise InputError(
+                        f"another kedro run (PID {pid}) is running in this project folder "
+                        f"({self.path.parent}); two runs would write the same files and MLflow "
+                        "run. Wait for it to finish, or run from a copy of the project."
+                    ) from None
+                logger.info("Removing the stale lock of a run that is gone (%s).", self.path)
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(descriptor, "w") as lock:
+                lock.write(str(os.getpid()))
+            return
+
+    def release(self) -> None:
+        """Remove the lock if this process holds it."""
+        try:
+            if int(self.path.read_text().strip() or 0) == os.getpid():
+                self.path.unlink()
+        except (FileNotFoundError, ValueError):
+            pass
+
+
+def remove_stale_temporary_files(data_folder: Path | str) -> list[Path]:
+    """Delete the temporary ``.h5ad`` files that killed saves left under ``data_folder``.
+
+    Only call this while holding the :class:`RunLock`: no other run is then saving.
+    """
+    removed = sorted(Path(data_folder).rglob(TEMPORARY_PATTERN))
+    for path in removed:
+        path.unlink(missing_ok=True)
+        logger.info("Removed %s, left by a run that was killed while saving.", path)
+    return removed
