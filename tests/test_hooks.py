@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
 
 from scimta_kedro.core.validate import InputError
-from scimta_kedro.hooks import ParameterChecks
+from scimta_kedro.hooks import RunChecks
 from scimta_kedro.pipelines.training.pipeline import create_pipeline as training
 
 from .pipelines.conftest import PROJECT_ROOT
@@ -20,9 +22,16 @@ def _shipped_parameters() -> dict:
     return parameters
 
 
+@pytest.fixture(autouse=True)
+def _project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the lock and the data folder are the project's
+
+
 def _check(parameters: dict) -> None:
     catalog = DataCatalog(datasets={"parameters": MemoryDataset(parameters)})
-    ParameterChecks().before_pipeline_run(run_params={}, pipeline=training(), catalog=catalog)
+    checks = RunChecks()
+    checks.before_pipeline_run(run_params={}, pipeline=training(), catalog=catalog)
+    checks.after_pipeline_run(run_params={}, run_result={}, pipeline=training(), catalog=catalog)
 
 
 def test_the_shipped_parameters_pass():
@@ -61,3 +70,19 @@ def test_an_unknown_top_level_key_is_refused():
     # A mistyped input_path would otherwise analyse the built-in simulator instead.
     with pytest.raises(InputError, match="unknown parameter input_pth"):
         _check({**_shipped_parameters(), "input_pth": "cells.h5ad"})
+
+
+def test_a_run_holds_the_project_lock_until_it_ends(tmp_path):
+    catalog = DataCatalog(datasets={"parameters": MemoryDataset(_shipped_parameters())})
+    first, second = RunChecks(), RunChecks()
+    run_params = {"project_path": str(tmp_path)}
+    first.before_pipeline_run(run_params=run_params, pipeline=training(), catalog=catalog)
+    assert (tmp_path / ".scimta_run.lock").read_text() == str(os.getpid())
+    # The same process may not run twice at once either: a second session would mix files.
+    first.on_pipeline_error(error=None, run_params=run_params, pipeline=training(), catalog=catalog)
+    assert not (tmp_path / ".scimta_run.lock").exists()
+    second.before_pipeline_run(run_params=run_params, pipeline=training(), catalog=catalog)
+    second.after_pipeline_run(
+        run_params=run_params, run_result={}, pipeline=training(), catalog=catalog
+    )
+    assert not (tmp_path / ".scimta_run.lock").exists()

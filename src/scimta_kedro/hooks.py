@@ -1,29 +1,72 @@
-"""Checks of the run's parameters before any node runs.
+"""What every run checks and holds before its first node, and lets go after its last.
 
-Each stage builds its configuration only when it starts, so without this a mistyped key or an
-out-of-range value in ``training`` would surface after the data were read, preprocessed and
-turned into a graph (minutes, or most of an hour at 1.3M cells).
+Each stage builds its configuration only when it starts, so without these checks a mistyped
+key or an out-of-range value in ``training`` would surface after the data were read,
+preprocessed and turned into a graph (minutes, or most of an hour at 1.3M cells). And two runs
+in one folder would write the same files: the lock makes the second stop at once.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+import mlflow
 from kedro.framework.hooks import hook_impl
 
 from scimta_kedro.core.params import check_parameters
+from scimta_kedro.core.run_lock import RunLock, remove_stale_temporary_files
 from scimta_kedro.core.validate import InputError
 
+logger = logging.getLogger(__name__)
 
-class ParameterChecks:
-    """Fails the run, before its first node, when any parameter cannot be used: an unknown
-    key at any level, or a value a section's config refuses (``core/params.py``)."""
+
+def _end_tracking_as_failed() -> None:
+    """kedro-mlflow opens its MLflow run before this hook runs; a run stopped here ends it as
+    FAILED rather than leaving it RUNNING."""
+    if mlflow.active_run() is not None:
+        mlflow.end_run(status="FAILED")
+
+
+class RunChecks:
+    """Before the first node: every parameter checked (``core/params.py``: an unknown key at
+    any level, or a value a section's config refuses), then the project folder locked for
+    this run and temporary files of killed saves removed. After the run, or its failure, the
+    lock is released."""
+
+    def __init__(self) -> None:
+        self._lock: RunLock | None = None
 
     @hook_impl
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
         try:
             check_parameters(catalog.load("parameters"))
         except InputError as error:
+            _end_tracking_as_failed()
             raise InputError(
                 f"Invalid parameters: {str(error).rstrip('.')}. Fix them in "
                 "conf/base/parameters*.yml, conf/local, or --params <section>.<key>=<value>; "
                 "nothing was run."
             ) from error
+        project = Path(run_params.get("project_path") or Path.cwd())
+        lock = RunLock(project)
+        try:
+            lock.acquire()
+        except InputError:
+            _end_tracking_as_failed()
+            raise
+        self._lock = lock
+        remove_stale_temporary_files(project / "data")
+
+    @hook_impl
+    def after_pipeline_run(self, run_params, run_result, pipeline, catalog) -> None:
+        self._release()
+
+    @hook_impl
+    def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

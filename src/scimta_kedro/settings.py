@@ -1,13 +1,14 @@
 """Kedro project settings.
 
-kedro-mlflow registers its hooks through its entry point; ours checks the parameters first.
+kedro-mlflow registers its hooks through its entry point; ours checks the parameters and
+locks the project folder before the first node (hooks.py).
 """
 
 from kedro.config import OmegaConfigLoader
 
-from scimta_kedro.hooks import ParameterChecks
+from scimta_kedro.hooks import RunChecks
 
-HOOKS = (ParameterChecks(),)
+HOOKS = (RunChecks(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
