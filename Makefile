@@ -55,7 +55,7 @@ benchmark: benchmark-accuracy
 $(addprefix benchmark-,$(BENCHMARKS)): benchmark-%: $(STAMP)
 	$(BIN)/python -m benchmarks.$* $(ARGS)
 
-# scib-metrics, harmonypy and bbknn: only the batch_correction benchmark needs them.
+# The benchmark extra: scib-metrics, harmonypy, bbknn (batch_correction), scvi-tools (accuracy).
 benchmark-install: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock \
 	  -r requirements-benchmarks.lock

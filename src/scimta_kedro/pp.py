@@ -15,9 +15,9 @@ from .core import keys
 from .core.batches import check_batches
 from .core.graphs import GraphConfig
 from .core.preprocess import PreprocessConfig, preprocess_counts
-from .core.run_info import recorded_column
+from .core.run_info import new_analysis_record, recorded_column
 from .core.streamed import preprocess_backed
-from .core.validate import validate_counts
+from .core.validate import make_obs_columns_usable, validate_counts
 
 __all__ = ["preprocess", "setup_anndata"]
 
@@ -52,7 +52,9 @@ def setup_anndata(
     Returns
     -------
     ``adata`` without all-zero cells and genes (a copy if any were dropped), with
-    ``uns["scimta"]`` = ``{label_key, batch_key, input_path, n_cells_input, counts_layer}``.
+    ``uns["scimta"]`` = ``{run_id, input_path, input_size_bytes, input_modified, label_key,
+    batch_key, n_cells_input, counts_layer}``: every later stage's output carries it, and a
+    stage refuses inputs of different ``run_id`` s (outputs of different analyses).
 
     Raises
     ------
@@ -65,12 +67,13 @@ def setup_anndata(
         obs_keys={"label_key": label_key, "batch_key": batch_key},
         counts_layer=counts_layer,
     )
+    make_obs_columns_usable(cells, label_key=label_key, batch_key=batch_key)
     if batch_key:
         check_batches(cells.obs, batch_key, n_neighbors)
     cells.uns[keys.RUN_INFO] = {
+        **new_analysis_record(input_path),
         "label_key": label_key or "",
         "batch_key": batch_key or "",
-        "input_path": input_path,
         "n_cells_input": adata.n_obs,
         "counts_layer": counts_layer or "",
     }

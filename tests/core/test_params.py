@@ -87,8 +87,27 @@ def test_a_block_overrides_single_keys_and_keeps_the_rest():
             {"data_processing": {"simulation": {"n_cell": 5}}},
             "unknown parameter data_processing.simulation.n_cell",
         ),
-        ({"training": {"pretrain_epochs": 0}}, "training: pretrain_epochs must be at least 1"),
+        ({"training": {"pretrain_epochs": 0}}, "training.pretrain_epochs must be at least 1"),
         ({"tuning": {"study": 3}}, "tuning.study must be a mapping"),
+        # Types and ranges, each before any node runs, with the key a user types.
+        ({"training": {"latent_dim": "abc"}}, "training.latent_dim must be an integer"),
+        ({"training": {"pretrain_learning_rate": -1}}, "pretrain_learning_rate must be greater"),
+        ({"training": {"dropout_rate": 2}}, r"training.dropout_rate must lie in \[0, 1\)"),
+        ({"training": {"likelihood": "poisson"}}, r"likelihood must be one of \['nb', 'zinb'\]"),
+        ({"training": {"hidden_units": "abc"}}, "hidden_units must be a list of integers"),
+        ({"training": {"normalize_edge_decoder": "maybe"}}, "must be true or false"),
+        ({"graph_construction": {"n_neighbors": 2.5}}, "graph_construction.n_neighbors must be an"),
+        ({"graph_construction": {"n_neighbors": -1}}, "graph_construction.n_neighbors must be at"),
+        (
+            {"data_processing": {"preprocessing": {"n_pcs": 0}}},
+            "data_processing.preprocessing.n_pcs must be at least 1",
+        ),
+        (
+            {"data_processing": {"preprocessing": {"n_top_genes": "abc"}}},
+            "data_processing.preprocessing.n_top_genes must be an integer",
+        ),
+        ({"random_state": "abc"}, "random_state must be an integer"),
+        ({"clustering": {"umap_neighbors": "x"}}, "clustering.umap_neighbors must be an integer"),
     ],
 )
 def test_unknown_keys_and_bad_values_name_their_full_path(parameters, message):

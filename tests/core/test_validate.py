@@ -8,6 +8,7 @@ from scimta_kedro.core.validate import (
     InputError,
     check_enough_observations,
     check_same_cells,
+    make_obs_columns_usable,
     validate_counts,
 )
 
@@ -190,3 +191,26 @@ def test_outputs_of_different_cells_are_detected():
     second.obs_names = [f"x{i}" for i in range(second.n_obs)]
     with pytest.raises(InputError, match="different cells"):
         check_same_cells(first, second, ("a", "b"))
+
+
+def test_a_label_column_with_missing_values_is_refused_before_training():
+    adata = _counts()
+    adata.obs["cell_type"] = ["a"] * 29 + [np.nan]
+    with pytest.raises(InputError, match=r"label_key 'cell_type' has 1 missing values"):
+        make_obs_columns_usable(adata, label_key="cell_type")
+
+
+def test_a_batch_column_with_one_batch_is_refused():
+    adata = _counts()
+    adata.obs["plate"] = "p1"
+    with pytest.raises(InputError, match=r"batch_key 'plate' holds a single batch \('p1'\)"):
+        make_obs_columns_usable(adata, batch_key="plate")
+
+
+def test_numeric_batch_and_label_columns_become_categories():
+    adata = _counts()
+    adata.obs["plate"] = np.arange(30) % 3
+    adata.obs["cell_type"] = np.arange(30) % 2
+    make_obs_columns_usable(adata, label_key="cell_type", batch_key="plate")
+    assert list(adata.obs["plate"].cat.categories) == ["0", "1", "2"]
+    assert list(adata.obs["cell_type"].cat.categories) == ["0", "1"]

@@ -30,6 +30,7 @@ from sklearn.neighbors import NearestNeighbors
 from .graphs import neighbours_per_batch
 from .run_info import recorded_column
 from .validate import InputError
+from .value_checks import check_ranges
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class BatchMixingConfig:
 
     n_neighbors: int = 30
     max_cells: int = 10000
+
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least={"n_neighbors": 1, "max_cells": 2})
 
 
 def batch_labels(adata: ad.AnnData) -> np.ndarray | None:

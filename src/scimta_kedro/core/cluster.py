@@ -12,6 +12,8 @@ import scipy.sparse as sp
 from scanpy._utils.random import set_igraph_random_state  # sc.tl.leiden's seeding (pinned)
 from sklearn.cluster import KMeans
 
+from .value_checks import check_ranges
+
 
 @dataclass(frozen=True)
 class ClusteringConfig:
@@ -31,6 +33,13 @@ class ClusteringConfig:
     umap_min_dist: float = 0.5
     umap_max_cells: int | None = 50000
     silhouette_sample_size: int = 5000
+
+    def __post_init__(self) -> None:
+        check_ranges(
+            self,
+            at_least={"umap_neighbors": 2, "umap_min_dist": 0, "umap_max_cells": 1},
+            above={"silhouette_sample_size": 1},
+        )
 
 
 def leiden_on_embedding(

@@ -23,6 +23,7 @@ from scipy.stats import false_discovery_control
 
 from .cluster import leiden_on_graph, relabel_by_size
 from .validate import InputError
+from .value_checks import check_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,14 @@ class CommunityConfig:
     fdr: float = 0.05
     gene_symbols_key: str | None = None
     dotplot_genes_per_community: int = 5
+
+    def __post_init__(self) -> None:
+        check_ranges(
+            self,
+            at_least={"n_top_genes": 1, "dotplot_genes_per_community": 1},
+            above={"resolution": 0},
+            within={"fdr": (0, 1)},
+        )
 
 
 TABLE_COLUMNS = [

@@ -14,6 +14,7 @@ the keys that exist.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from .preprocess import PreprocessConfig
 from .simulate import SimulationConfig
 from .train import TrainingConfig
 from .tuning import ObjectiveConfig, StudyConfig
+from .value_checks import type_problem
 
 # Run-wide parameters of conf/base/parameters.yml, outside every section.
 RUN_PARAMETERS = ("input_path", "label_key", "batch_key", "random_state")
@@ -126,10 +128,12 @@ def _build(cls: type, block: Any, where: str, random_state: int) -> Any:
             f"unknown parameter {', '.join(f'{where}.{key}' for key in unknown)}; the keys of "
             f"{where} are {settable}. Fix the name in conf/base, conf/local or --params."
         )
+    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for name, value in block.items():
         default = _default(fields[name])
-        path = f"{where}.{name}"
+        # The flat cell graph block's keys are the section's own (graph_construction.n_neighbors).
+        path = where if _FLAT.get(where) == name else f"{where}.{name}"
         if dataclasses.is_dataclass(default) and path not in _FREE_FORM:
             if not isinstance(value, dict | None):
                 raise InputError(f"{path} must be a mapping of keys to values, got {value!r}.")
@@ -137,6 +141,9 @@ def _build(cls: type, block: Any, where: str, random_state: int) -> Any:
             merged = {**_settable_values(default), **(value or {})}
             values[name] = _build(type(default), merged, path, random_state)
         else:
+            expected = type_problem(value, hints[name])
+            if expected is not None:
+                raise InputError(f"{path} must be {expected}, got {value!r}.")
             values[name] = value
     if "random_state" in fields:
         values["random_state"] = random_state
@@ -147,7 +154,14 @@ def _build(cls: type, block: Any, where: str, random_state: int) -> Any:
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
-        raise InputError(f"{where}: {str(error).rstrip('.')}.") from error
+        # A config's own check names its field; prefix the section's path to it.
+        raise InputError(f"{_block_path(where)}.{str(error).rstrip('.')}.") from error
+
+
+def _block_path(where: str) -> str:
+    """The dotted path a user types for a block (the flat cell graph keys are the section's)."""
+    section, _, inner = where.partition(".")
+    return section if _FLAT.get(section) == inner else where
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -196,6 +210,8 @@ def check_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
             "conf/base, conf/local or --params."
         )
     random_state = parameters.get("random_state", 0)
+    if type_problem(random_state, int) is not None:
+        raise InputError(f"random_state must be an integer (the run's seed), got {random_state!r}.")
     return {
         section: section_config(section, parameters[section], random_state)
         for section in SECTIONS

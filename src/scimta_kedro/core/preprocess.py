@@ -19,6 +19,10 @@ from .errors import InputError
 from .keys import COUNTS_LAYER, LOG_LAYER, TOTAL_COUNTS
 from .keys import PREPROCESS as PREPROCESS_INFO
 from .run_info import params_record
+from .value_checks import check_ranges
+
+# sc.pp.highly_variable_genes flavours that work on log-normalised data.
+HVG_FLAVORS = ("seurat", "cell_ranger")
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +66,21 @@ class PreprocessConfig:
     chunk_cells: int = 20_000
     hvg_sample_cells: int = 100_000
     random_state: int = 0
+
+    def __post_init__(self) -> None:
+        check_ranges(
+            self,
+            at_least={
+                "min_genes_per_cell": 0,
+                "min_cells_per_gene": 0,
+                "n_top_genes": 1,
+                "n_pcs": 1,
+                "chunk_cells": 1,
+                "hvg_sample_cells": 1,
+            },
+            above={"target_sum": 0, "max_scale_value": 0},
+            choices={"hvg_flavor": HVG_FLAVORS},
+        )
 
 
 def preprocess_counts(

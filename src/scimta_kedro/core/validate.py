@@ -11,11 +11,14 @@ from collections.abc import Iterator, Mapping
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from .errors import InputError
 from .io import is_on_disk, row_blocks
+from .keys import RUN_INFO
+from .run_info import describe_run
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +170,38 @@ def check_obs_keys(adata: ad.AnnData, keys: Mapping[str, str | None]) -> None:
             )
 
 
+def make_obs_columns_usable(
+    adata: ad.AnnData, *, label_key: str | None = None, batch_key: str | None = None
+) -> None:
+    """Refuse label or batch columns no later step can use; turn numeric ones into categories.
+
+    A label column with missing values would fail in the ARI after training, a batch column
+    with one batch in the last stage, and a numeric batch column in scanpy's HVG selection;
+    all are caught here, before anything is written. Numeric codes (``0, 1, 2``) become
+    string categories in place, as scanpy users expect of a grouping column.
+    """
+    for parameter, column in (("label_key", label_key), ("batch_key", batch_key)):
+        if not column:
+            continue
+        values = adata.obs[column]
+        missing = int(values.isna().sum())
+        if missing:
+            raise InputError(
+                f"{parameter} '{column}' has {missing} missing values (of {values.size} cells); "
+                f"give every cell a value (e.g. 'unknown') or drop those cells, or leave "
+                f'{parameter} empty (kedro run --params "{parameter}=").'
+            )
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            adata.obs[column] = pd.Categorical(values.astype(str))
+    if batch_key and adata.obs[batch_key].nunique() < 2:
+        only = adata.obs[batch_key].iloc[0]
+        raise InputError(
+            f"batch_key '{batch_key}' holds a single batch ('{only}'): there is no batch effect "
+            f'to correct. Leave batch_key empty (kedro run --params "batch_key=") or name a '
+            "column with at least two batches."
+        )
+
+
 def check_enough_observations(
     n_observations: int, n_neighbors: int, what: str = "cells", parameter: str = "n_neighbors"
 ) -> None:
@@ -258,10 +293,29 @@ def validate_counts(
 
 
 def check_same_cells(first: ad.AnnData, second: ad.AnnData, names: tuple[str, str]) -> None:
-    """Raise if two stage outputs describe different cells (a stage re-run on other data)."""
+    """Raise if two stage outputs describe different cells (a stage re-run on other data) or
+    come from different analyses (:func:`check_same_run`)."""
     if first.n_obs != second.n_obs or not (first.obs_names == second.obs_names).all():
         raise InputError(
             f"'{names[0]}' ({first.n_obs} cells) and '{names[1]}' ({second.n_obs} cells) "
             "describe different cells: an earlier stage was re-run on other data. Re-run the "
             "stages in between, or the whole analysis with kedro run."
         )
+    check_same_run(first, second, names)
+
+
+def check_same_run(first: ad.AnnData, second: ad.AnnData, names: tuple[str, str]) -> None:
+    """Raise if two stage outputs carry different analysis ids (``uns["scimta"]["run_id"]``).
+
+    Cells with the same barcodes from another input, or the early files of a new run beside
+    the late files of an older (killed) one, would otherwise be combined silently.
+    """
+    ids = [adata.uns.get(RUN_INFO, {}).get("run_id") for adata in (first, second)]
+    if None in ids or ids[0] == ids[1]:
+        return  # outputs made before analyses had ids, or the same analysis
+    raise InputError(
+        f"'{names[0]}' ({describe_run(first)}) and '{names[1]}' ({describe_run(second)}) come "
+        "from different analyses: an earlier stage was re-run, or a run stopped part-way. "
+        "Re-run the stages from the first one that differs, or the whole analysis with "
+        "kedro run."
+    )

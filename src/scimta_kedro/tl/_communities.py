@@ -62,7 +62,8 @@ def write_gene_communities(
     ``var["scimta_gene_membership"]``, ``var["scimta_gene_name"]`` and
     ``uns["scimta_gene_community"]`` (``top_genes`` of each community, ``params``)."""
     config = config or CommunityConfig()
-    by_gene = table.set_index("gene").reindex(adata.var_names)
+    # A table read back from CSV may hold integer-like gene names as numbers.
+    by_gene = table.set_index(table["gene"].astype(str)).reindex(adata.var_names.astype(str))
     if by_gene["community"].isna().any():
         raise InputError(
             "the gene communities do not cover the genes of these cells: find them on the "

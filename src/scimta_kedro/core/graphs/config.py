@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..value_checks import check_ranges
+
 # Above this many rows exact kNN (O(N^2)) is replaced by approximate pynndescent.
 EXACT_KNN_MAX_ROWS = 8192
 
@@ -47,8 +49,7 @@ class GraphConfig:
     random_state: int = 0
 
     def __post_init__(self) -> None:
-        if self.surf_steps < 1:
-            raise ValueError(f"surf_steps must be at least 1, got {self.surf_steps}.")
+        check_ranges(self, at_least={"n_neighbors": 1, "surf_steps": 1, "block_size": 1})
         if not 0.0 <= self.restart_probability < 1.0:
             raise ValueError(
                 f"restart_probability must lie in [0, 1), got {self.restart_probability}."

@@ -23,8 +23,7 @@ from .layers import (
     StudentTClustering,
     to_sparse_tensor,
 )
-
-LIKELIHOODS = ("nb", "zinb")
+from .likelihoods import LIKELIHOODS
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..nn.likelihoods import LIKELIHOODS
+from ..value_checks import check_ranges
+
 # Graphs whose Leiden count sets the number of clusters with n_clusters: auto.
 CLUSTER_COUNT_GRAPHS = ("knn", "ppmi")
 
@@ -90,13 +93,33 @@ class TrainingConfig:
                 f"cluster_count_graph must be one of {CLUSTER_COUNT_GRAPHS}, got "
                 f"{self.cluster_count_graph!r}."
             )
-        minimums = {
-            "pretrain_epochs": 1,
-            "finetune_epochs": 0,
-            "target_update_interval": 1,
-            "max_cells_per_step": 2,
-            "start_target_epochs": 0,
-        }
-        for name, minimum in minimums.items():
-            if getattr(self, name) < minimum:
-                raise ValueError(f"{name} must be at least {minimum}, got {getattr(self, name)}.")
+        check_ranges(
+            self,
+            at_least={
+                "pretrain_epochs": 1,
+                "finetune_epochs": 0,
+                "target_update_interval": 1,
+                "max_cells_per_step": 2,
+                "start_target_epochs": 0,
+                "latent_dim": 1,
+                "edge_samples_per_node": 1,
+                "expression_batch_size": 1,
+                "graph_loss_weight": 0,
+                "expression_loss_weight": 0,
+                "cluster_loss_weight": 0,
+                "batch_penalty_weight": 0,
+                "log_every": 1,
+            },
+            above={
+                "pretrain_learning_rate": 0,
+                "finetune_learning_rate": 0,
+                "leiden_resolution": 0,
+            },
+            within={"dropout_rate": (0, 1), "label_change_tolerance": (0, 1)},
+            choices={"likelihood": LIKELIHOODS},
+        )
+        for name in ("hidden_units", "decoder_units"):
+            if any(units < 1 for units in getattr(self, name)):
+                raise ValueError(
+                    f"{name} must be positive layer widths, got {getattr(self, name)}."
+                )

@@ -17,7 +17,7 @@ from scimta_kedro.core.annotated import shallow_copy
 from scimta_kedro.core.params import section_config
 from scimta_kedro.core.plots import community_heatmap, top_genes_dotplot
 from scimta_kedro.core.simulate import NO_PROGRAMME, PROGRAMME_KEY
-from scimta_kedro.core.validate import InputError
+from scimta_kedro.core.validate import InputError, check_same_run
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ def find_gene_communities(
             "'gene_graph' was built on other genes than 'preprocessed_cells': re-run "
             "graph_construction (or the whole analysis with kedro run)."
         )
+    check_same_run(preprocessed_cells, gene_graph, ("preprocessed_cells", "gene_graph"))
     config = section_config("gene_communities", options)
     cells = shallow_copy(preprocessed_cells)
     cells.varp.update(dict(gene_graph.obsp))

@@ -44,5 +44,5 @@ def _graph_holder(index, graphs, prefix: str, uns) -> ad.AnnData:
     return ad.AnnData(
         obs=index.copy(),
         obsp={key: graphs[key] for key in keys.graph_keys(prefix).values()},
-        uns={f"{prefix}_graph": uns[f"{prefix}_graph"]},
+        uns={f"{prefix}_graph": uns[f"{prefix}_graph"], keys.RUN_INFO: uns.get(keys.RUN_INFO, {})},
     )

@@ -11,6 +11,7 @@ from scimta_kedro import tl
 from scimta_kedro.core import keys
 from scimta_kedro.core.annotated import shallow_copy
 from scimta_kedro.core.params import section_config
+from scimta_kedro.core.run_info import carried_record
 from scimta_kedro.core.validate import check_same_cells
 
 
@@ -31,6 +32,7 @@ def train_model(
     for key in (keys.LATENT, keys.SOFT_ASSIGNMENT):
         embedded_cells.obsm[key] = cells.obsm[key]
     embedded_cells.uns[keys.FIT] = {"params": cells.uns[keys.FIT]["params"]}
+    embedded_cells.uns[keys.RUN_INFO] = carried_record(preprocessed_cells)
     history = {
         name: [{"value": float(value), "step": step} for step, value in enumerate(values)]
         for name, values in cells.uns[keys.FIT]["history"].items()
