@@ -45,7 +45,7 @@ def test_the_shipped_parameters_pass():
         ("training", {"n_clusters": 1}, "n_clusters must be"),
         ("training", {"latnt_dim": 8}, "unknown parameter training.latnt_dim"),
         # Sections the run's pipeline does not read are checked too: a typo anywhere stops it.
-        ("imputation", {"value": "median"}, "imputation: value must be one of"),
+        ("imputation", {"value": "median"}, "imputation.value must be one of"),
         (
             "data_processing",
             {"preprocessing": {"min_genes": 5}},
@@ -77,7 +77,7 @@ def test_a_run_holds_the_project_lock_until_it_ends(tmp_path):
     first, second = RunChecks(), RunChecks()
     run_params = {"project_path": str(tmp_path)}
     first.before_pipeline_run(run_params=run_params, pipeline=training(), catalog=catalog)
-    assert (tmp_path / ".scimta_run.lock").read_text() == str(os.getpid())
+    assert (tmp_path / ".scimta_run.lock").read_text().splitlines()[0] == str(os.getpid())
     # The same process may not run twice at once either: a second session would mix files.
     first.on_pipeline_error(error=None, run_params=run_params, pipeline=training(), catalog=catalog)
     assert not (tmp_path / ".scimta_run.lock").exists()
@@ -86,3 +86,23 @@ def test_a_run_holds_the_project_lock_until_it_ends(tmp_path):
         run_params=run_params, run_result={}, pipeline=training(), catalog=catalog
     )
     assert not (tmp_path / ".scimta_run.lock").exists()
+
+
+def test_the_mlflow_run_of_a_killed_run_is_ended_as_failed_by_the_next(tmp_path):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        client = mlflow.MlflowClient()
+        experiment = client.create_experiment("scimta_kedro")
+        killed = client.create_run(experiment).info.run_id  # RUNNING, its process gone
+        (tmp_path / ".scimta_run.lock").write_text(f"999999999\n{killed}")
+        catalog = DataCatalog(datasets={"parameters": MemoryDataset(_shipped_parameters())})
+        checks, run_params = RunChecks(), {"project_path": str(tmp_path)}
+        checks.before_pipeline_run(run_params=run_params, pipeline=training(), catalog=catalog)
+        assert client.get_run(killed).info.status == "FAILED"
+        checks.after_pipeline_run(
+            run_params=run_params, run_result={}, pipeline=training(), catalog=catalog
+        )
+    finally:
+        mlflow.set_tracking_uri("")

@@ -28,6 +28,18 @@ def _end_tracking_as_failed() -> None:
         mlflow.end_run(status="FAILED")
 
 
+def _end_killed_run(run_id: str) -> None:
+    """A run killed by a signal cannot end its MLflow run; the next run, which takes over its
+    stale lock, ends it as FAILED instead of leaving it RUNNING forever."""
+    client = mlflow.MlflowClient()
+    try:
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_terminated(run_id, status="FAILED")
+            logger.warning("Ended MLflow run %s, whose process was killed, as FAILED.", run_id)
+    except mlflow.exceptions.MlflowException:
+        pass  # a run of another tracking store, or deleted since
+
+
 class RunChecks:
     """Before the first node: every parameter checked (``core/params.py``: an unknown key at
     any level, or a value a section's config refuses), then the project folder locked for
@@ -50,12 +62,15 @@ class RunChecks:
             ) from error
         project = Path(run_params.get("project_path") or Path.cwd())
         lock = RunLock(project)
+        active = mlflow.active_run()
         try:
-            lock.acquire()
+            killed_run = lock.acquire(note=active.info.run_id if active else "")
         except InputError:
             _end_tracking_as_failed()
             raise
         self._lock = lock
+        if killed_run:
+            _end_killed_run(killed_run)
         remove_stale_temporary_files(project / "data")
 
     @hook_impl

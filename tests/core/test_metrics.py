@@ -27,3 +27,11 @@ def test_single_cluster_has_no_silhouette():
 
 def test_relabel_by_size_numbers_the_largest_cluster_zero():
     np.testing.assert_array_equal(relabel_by_size(np.array([7, 3, 3, 3, 7, 9])), [1, 0, 0, 0, 1, 2])
+
+
+def test_equal_size_clusters_are_numbered_by_their_first_cell_whatever_their_labels():
+    # The same partition under two labellings (as two runs' DEC heads may number it).
+    first = relabel_by_size(np.array([5, 5, 2, 2, 8]))
+    second = relabel_by_size(np.array([1, 1, 4, 4, 0]))
+    np.testing.assert_array_equal(first, [0, 0, 1, 1, 2])
+    np.testing.assert_array_equal(second, first)

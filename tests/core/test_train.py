@@ -12,6 +12,8 @@ from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoe
 
 from ..simulated import FAST
 
+START_RESOLUTION = TrainingConfig().start_resolution
+
 
 def test_pretraining_loss_decreases(trained):
     for name in ("pretrain_total_loss", "pretrain_graph_loss", "pretrain_expression_loss"):
@@ -59,7 +61,7 @@ def test_dec_starts_from_the_leiden_clusters_brought_to_the_number_asked(planted
     result = train_graph_autoencoder(
         data, TrainingConfig(**{**FAST, "finetune_epochs": 0}, n_clusters=n_clusters)
     )
-    leiden = leiden_on_graph(data.edges, resolution=1.0, random_state=0)
+    leiden = leiden_on_graph(data.edges, resolution=START_RESOLUTION, random_state=0)
     expected = (
         leiden
         if n_clusters == "auto"
@@ -92,7 +94,7 @@ def test_auto_counts_the_clusters_on_the_graph_named(planted, count_graph, n_fou
     result = train_graph_autoencoder(
         data, TrainingConfig(**{**FAST, "finetune_epochs": 0}, cluster_count_graph=count_graph)
     )
-    leiden = leiden_on_graph(data.edges, resolution=1.0, random_state=0)
+    leiden = leiden_on_graph(data.edges, resolution=START_RESOLUTION, random_state=0)
     expected = partition_with_cluster_count(
         leiden, n_found, features=data.features, adjacency=data.edges
     )

@@ -115,11 +115,16 @@ def label_centroids(embedding: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def relabel_by_size(labels: np.ndarray) -> np.ndarray:
-    """Renumber labels 0..K-1 from the largest cluster down (ties: smaller old label first)."""
+    """Renumber labels 0..K-1 from the largest cluster down; of two clusters of one size, the
+    one holding the earlier cell comes first, so the numbers depend on the partition only,
+    not on which numbers the clustering gave it."""
     values, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    first_cell = np.full(values.size, inverse.size, dtype=np.int64)
+    np.minimum.at(first_cell, inverse, np.arange(inverse.size))
     new_label_of_value = np.empty(values.size, dtype=np.int64)
-    new_label_of_value[np.lexsort((values, -counts))] = np.arange(values.size)
-    return new_label_of_value[inverse.ravel()]
+    new_label_of_value[np.lexsort((first_cell, -counts))] = np.arange(values.size)
+    return new_label_of_value[inverse]
 
 
 def umap_of_embedding(

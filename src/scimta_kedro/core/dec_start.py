@@ -21,19 +21,39 @@ def counts_clusters_on_knn(config: TrainingConfig) -> bool:
     return config.n_clusters == "auto" and config.cluster_count_graph == "knn"
 
 
+def estimated_cluster_count(data: GraphData, config: TrainingConfig) -> int:
+    """The label-free number of clusters of ``n_clusters: auto``: Leiden's count, at
+    ``config.leiden_resolution``, on the graph ``config.cluster_count_graph`` names."""
+    on_knn = config.cluster_count_graph == "knn"
+    graph, name = (data.knn_connectivities, "kNN graph") if on_knn else (data.edges, "cell graph")
+    labels = leiden_on_graph(
+        graph, resolution=config.leiden_resolution, random_state=config.random_state
+    )
+    count = int(np.unique(labels).size)
+    if count < 2:
+        raise ValueError(
+            f"Leiden found a single cluster in the {name}; raise training.leiden_resolution "
+            "or set training.n_clusters explicitly."
+        )
+    logger.info("Leiden finds %d clusters on the %s.", count, name)
+    return count
+
+
 def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
-    """The partition whose latent centroids start DEC: Leiden on the PPMI cell graph, brought
-    to the number of clusters (``config.n_clusters``, or for ``"auto"`` Leiden's count on
-    ``config.cluster_count_graph``). Needs no training; benchmarks score it directly.
+    """The partition whose latent centroids start DEC: Leiden on the PPMI cell graph at
+    ``config.start_resolution``, brought to the number of clusters (``config.n_clusters``, or
+    for ``"auto"`` :func:`estimated_cluster_count`). Needs no training; benchmarks score it
+    directly.
 
     Leiden on the kNN graph of a continuous latent space splits it into many more clusters
     than there are cell groups, and KMeans would cut the large cell types of imbalanced data
-    into equal parts (DESC starts from Louvain for the same reason). With a number of
-    clusters, given or counted on the kNN graph, the Leiden clusters are split or merged to
-    it (core/cluster_count.py), which keeps the large types Leiden keeps whole. Random
-    surfing joins each cell's neighbourhood to its neighbours', so Leiden finds fewer
-    clusters on the PPMI graph than on the kNN graph at the same resolution; its partition
-    split to the kNN graph's count scores as high as its own (docs/benchmarks.md: accuracy).
+    into equal parts (DESC starts from Louvain for the same reason). The start is therefore a
+    coarse Leiden partition whose clusters are split (2-means, the cluster whose split lowers
+    the sum of squares most first) or merged (modularity) to the number of clusters
+    (core/cluster_count.py): large types stay whole, and the splits follow the encoder
+    input's largest distances. Starting coarse (resolution 0.3) and splitting measured better
+    than starting at Leiden's own count, and better than bisecting the resolution to k, on
+    every leave-one-dataset-out fold (docs/benchmarks.md: start partition).
     """
     logger.info(
         "Leiden on the cell graph (%d cells, %d stored edges).",
@@ -41,34 +61,17 @@ def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
         data.edges.nnz,
     )
     labels = leiden_on_graph(
-        data.edges, resolution=config.leiden_resolution, random_state=config.random_state
+        data.edges, resolution=config.start_resolution, random_state=config.random_state
     )
     found = int(np.unique(labels).size)
-    if config.n_clusters != "auto":
-        n_clusters, counted_on = config.n_clusters, None
-    elif counts_clusters_on_knn(config):
-        counted_on = "kNN graph"
-        n_clusters = int(
-            np.unique(
-                leiden_on_graph(
-                    data.knn_connectivities,
-                    resolution=config.leiden_resolution,
-                    random_state=config.random_state,
-                )
-            ).size
-        )
-        logger.info("Leiden finds %d clusters on the kNN graph.", n_clusters)
-    else:
-        n_clusters, counted_on = found, "cell graph"
-    if counted_on is not None and n_clusters < 2:
-        raise ValueError(
-            f"Leiden found a single cluster in the {counted_on}; raise "
-            "training.leiden_resolution or set training.n_clusters explicitly."
-        )
+    n_clusters = (
+        config.n_clusters if config.n_clusters != "auto" else estimated_cluster_count(data, config)
+    )
     if found != n_clusters:
         logger.info(
-            "Leiden found %d clusters in the PPMI graph; %s to %d.",
+            "Leiden found %d clusters in the PPMI graph at resolution %s; %s to %d.",
             found,
+            config.start_resolution,
             "splitting" if found < n_clusters else "merging",
             n_clusters,
         )

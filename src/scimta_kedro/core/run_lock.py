@@ -33,27 +33,35 @@ def _process_alive(pid: int) -> bool:
 
 
 class RunLock:
-    """The lock of one project folder (``folder/.scimta_run.lock``)."""
+    """The lock of one project folder (``folder/.scimta_run.lock``): the holder's PID on its
+    first line, and a note (the run's MLflow run id) on its second."""
 
     def __init__(self, folder: Path | str):
         self.path = Path(folder) / LOCK_NAME
 
+    def _read(self) -> tuple[int, str]:
+        try:
+            pid, _, note = self.path.read_text().partition("\n")
+            return int(pid.strip() or 0), note.strip()
+        except (FileNotFoundError, ValueError):
+            return 0, ""
+
     def holder(self) -> int | None:
         """The PID of the live run that holds the lock, or ``None``."""
-        try:
-            pid = int(self.path.read_text().strip() or 0)
-        except (FileNotFoundError, ValueError):
-            return None
+        pid, _ = self._read()
         return pid if pid > 0 and _process_alive(pid) else None
 
-    def acquire(self) -> None:
-        """Take the lock for this process.
+    def acquire(self, note: str = "") -> str | None:
+        """Take the lock for this process, with ``note`` beside its PID.
+
+        Returns the note of a stale lock taken over (a killed run's), or ``None``.
 
         Raises
         ------
         InputError
             If another live process holds it, naming its PID and what to do.
         """
+        stale_note = None
         while True:
             try:
                 descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -66,19 +74,17 @@ class RunLock:
                         "run. Wait for it to finish, or run from a copy of the project."
                     ) from None
                 logger.info("Removing the stale lock of a run that is gone (%s).", self.path)
+                stale_note = self._read()[1] or stale_note
                 self.path.unlink(missing_ok=True)
                 continue
             with os.fdopen(descriptor, "w") as lock:
-                lock.write(str(os.getpid()))
-            return
+                lock.write(f"{os.getpid()}\n{note}")
+            return stale_note
 
     def release(self) -> None:
         """Remove the lock if this process holds it."""
-        try:
-            if int(self.path.read_text().strip() or 0) == os.getpid():
-                self.path.unlink()
-        except (FileNotFoundError, ValueError):
-            pass
+        if self._read()[0] == os.getpid():
+            self.path.unlink(missing_ok=True)
 
 
 def remove_stale_temporary_files(data_folder: Path | str) -> list[Path]:

@@ -69,12 +69,14 @@ def check_ranges(
     at_least: Mapping[str, float] | None = None,
     above: Mapping[str, float] | None = None,
     within: Mapping[str, tuple[float, float]] | None = None,
+    between: Mapping[str, tuple[float, float]] | None = None,
     choices: Mapping[str, tuple] | None = None,
 ) -> None:
     """Raise ``ValueError`` naming the first field of ``config`` out of its range.
 
     ``at_least``: field -> inclusive minimum; ``above``: field -> exclusive minimum;
-    ``within``: field -> ``(low, high)``, low inclusive, high exclusive; ``choices``: field
+    ``within``: field -> ``(low, high)``, low inclusive, high exclusive; ``between``: both
+    inclusive; ``choices``: field
     -> allowed values. ``None`` values are skipped (optional settings), as are values of the
     wrong type (the parameter check reports those first).
     """
@@ -90,6 +92,10 @@ def check_ranges(
         value = _number(config, name)
         if value is not None and not low <= value < high:
             raise ValueError(f"{name} must lie in [{low}, {high}), got {value!r}.")
+    for name, (low, high) in (between or {}).items():
+        value = _number(config, name)
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{name} must lie in [{low}, {high}], got {value!r}.")
     for name, allowed in (choices or {}).items():
         value = getattr(config, name)
         if value not in allowed:

@@ -21,7 +21,7 @@ class TrainingConfig:
     ``leiden_resolution``), found without labels, of the kNN graph weighted as scanpy
     weights it (``cluster_count_graph: knn``, :attr:`GraphData.knn_connectivities`) or of the
     PPMI cell graph the model reconstructs (``ppmi``). DEC starts from the PPMI graph's Leiden
-    clusters either way, split or merged to that number.
+    clusters at ``start_resolution`` either way, split or merged to that number.
     With batches (:attr:`GraphData.batches`), ``batch_conditioned_decoder`` feeds each cell's
     batch to the expression decoder and ``batch_penalty_weight`` weighs an MMD penalty on
     batch differences of the latent codes (0: off).
@@ -68,6 +68,7 @@ class TrainingConfig:
     max_cells_per_step: int = 20000
     n_clusters: int | str = "auto"
     leiden_resolution: float = 1.0
+    start_resolution: float = 0.3
     cluster_count_graph: str = "knn"
     log_every: int = 25
     random_state: int = 0
@@ -114,8 +115,10 @@ class TrainingConfig:
                 "pretrain_learning_rate": 0,
                 "finetune_learning_rate": 0,
                 "leiden_resolution": 0,
+                "start_resolution": 0,
             },
-            within={"dropout_rate": (0, 1), "label_change_tolerance": (0, 1)},
+            within={"dropout_rate": (0, 1)},
+            between={"label_change_tolerance": (0, 1)},
             choices={"likelihood": LIKELIHOODS},
         )
         for name in ("hidden_units", "decoder_units"):

@@ -7,6 +7,7 @@ from typing import Any
 import anndata as ad
 import numpy as np
 from matplotlib.figure import Figure
+from sklearn.metrics import adjusted_rand_score
 
 from scimta_kedro import tl
 from scimta_kedro.core import keys
@@ -50,9 +51,18 @@ def evaluate_clusters(
         silhouette_sample_size=config.silhouette_sample_size,
         random_state=random_state,
     )
+    if label_key and keys.INITIAL_CLUSTER in clustered_cells.obs:
+        # How much DEC gains or loses against the partition it started from.
+        scores["ari_start"] = float(
+            adjusted_rand_score(
+                clustered_cells.obs[label_key].to_numpy(),
+                clustered_cells.obs[keys.INITIAL_CLUSTER].to_numpy(),
+            )
+        )
     sizes = clustered_cells.obs[keys.CLUSTER].value_counts(sort=False)
     run_info = clustered_cells.uns.get(keys.RUN_INFO, {})
     summary = {
+        "run_id": run_info.get("run_id", ""),
         "input": run_info.get("input_path", ""),
         "n_cells_input": int(run_info.get("n_cells_input", clustered_cells.n_obs)),
         "n_cells": int(clustered_cells.n_obs),
