@@ -214,3 +214,17 @@ def test_numeric_batch_and_label_columns_become_categories():
     make_obs_columns_usable(adata, label_key="cell_type", batch_key="plate")
     assert list(adata.obs["plate"].cat.categories) == ["0", "1", "2"]
     assert list(adata.obs["cell_type"].cat.categories) == ["0", "1"]
+
+
+def test_an_h5ad_without_x_names_the_counts_layer_setting(tmp_path):
+    adata = _counts()
+    adata.layers["raw"] = adata.X.copy()
+    adata.X = None
+    with pytest.raises(InputError, match=r"no X matrix.*counts_layer \(layers: \['raw'\]\)"):
+        validate_counts(adata, n_neighbors=5)
+
+
+def test_an_h5ad_renamed_h5_is_named_as_such(tmp_path):
+    _counts().write_h5ad(tmp_path / "cells.h5")
+    with pytest.raises(InputError, match=r"AnnData file with an .h5 suffix.*Rename it to .h5ad"):
+        read_cells(tmp_path / "cells.h5")

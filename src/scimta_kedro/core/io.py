@@ -57,6 +57,11 @@ def read_cells(path: str | Path, max_nonzeros_in_memory: int | None = None) -> a
             "AnnData first (e.g. scanpy.read_csv / read_mtx, then .write_h5ad('cells.h5ad')) "
             "and pass that path."
         )
+    if path.suffix == ".h5" and _is_anndata(path):
+        raise InputError(
+            f"'{path}' is an AnnData file with an .h5 suffix, which is read as a 10x matrix. "
+            "Rename it to .h5ad and pass that path."
+        )
     try:
         if path.suffix == ".h5":
             return _read_10x_h5(path)
@@ -80,6 +85,15 @@ def read_cells(path: str | Path, max_nonzeros_in_memory: int | None = None) -> a
             f"could not read '{path}' ({type(error).__name__}: {error}). The file may be "
             f"truncated or not {expected}."
         ) from error
+
+
+def _is_anndata(path: Path) -> bool:
+    """Whether an HDF5 file has AnnData's layout (``obs`` and ``var`` groups)."""
+    try:
+        with h5py.File(path, "r") as file:
+            return "obs" in file and "var" in file
+    except OSError:
+        return False  # not HDF5 at all: the reader's own error names it
 
 
 def _stored_nonzeros(path: Path) -> int:

@@ -59,6 +59,12 @@ def _stored_count(matrix) -> int:
 
 def _count_matrix(adata: ad.AnnData, counts_layer: str | None):
     if counts_layer is None:
+        if adata.X is None:
+            layers = sorted(adata.layers.keys())
+            raise InputError(
+                "the input has no X matrix. Put the raw counts in X, or name the layer that "
+                f"holds them with data_processing.counts_layer (layers: {layers})."
+            )
         return adata.X
     if counts_layer not in adata.layers:
         raise InputError(

@@ -1,0 +1,226 @@
+"""Start partition sweep: how DEC's start is found, k given and k found, chosen leave-one-out.
+
+DEC starts from Leiden's partition of the PPMI cell graph at ``training.start_resolution``,
+split (2-means) or merged (modularity) to the number of clusters: the number given, or with
+``n_clusters: auto`` Leiden's count at ``training.leiden_resolution`` on the graph
+``training.cluster_count_graph`` names. For every labelled ``.h5ad`` in ``../shared/data``
+this builds the default graphs (seed 0) and, for each Leiden seed, scores against the labels
+(reporting only):
+
+* **k given** (the annotated number): the start from each ``start_resolution`` of the grid,
+  and two rivals that reach k without splitting, Leiden with its resolution bisected to k on
+  the kNN graph and on the PPMI graph;
+* **auto**: the start with the default ``start_resolution`` brought to the count of each
+  (count graph, ``leiden_resolution``), its number of clusters and whether it lies within a
+  factor 1.5 of the annotated number.
+
+The leave-one-dataset-out view chooses, for each held-out dataset, the candidate that is best
+on all the others (k given: mean ARI; auto: datasets within 1.5x, then mean ARI) and reports
+what that choice scores on the held-out one. The two bladder files are one dataset, as are
+the two Baron pancreas files: they are held out together and weigh as one in every mean.
+
+Usage::
+
+    .venv/bin/python -m benchmarks.sweeps.start_partition [--data-dir ../shared/data]
+        [--seeds 0 1 2] [--output benchmarks/results/start_partition.md]
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score
+
+from benchmarks.accuracy import SAME_BIOLOGY
+from benchmarks.lib.default_graph import default_start, preprocessed_cells_and_graph, training_data
+from benchmarks.lib.scratch_project import (
+    benchmark_parser,
+    labelled_datasets,
+    rows_for_each_dataset,
+    write_results,
+)
+from scimta_kedro.core.cluster import leiden_on_graph
+
+LABEL_KEY = "cell_type"
+START_RESOLUTIONS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+COUNT_RESOLUTIONS = (0.3, 0.5, 0.7, 1.0, 1.5)
+COUNT_GRAPHS = ("knn", "ppmi")
+
+
+def bisected_to_k(graph, n_clusters: int, seed: int) -> np.ndarray:
+    """Leiden with its resolution bisected in [0.01, 5] to ``n_clusters`` (closest count)."""
+    low, high, best = 0.01, 5.0, None
+    for _ in range(25):
+        middle = (low + high) / 2
+        found = leiden_on_graph(graph, resolution=middle, random_state=seed)
+        count = np.unique(found).size
+        if best is None or abs(count - n_clusters) < abs(np.unique(best).size - n_clusters):
+            best = found
+        if count == n_clusters:
+            break
+        low, high = (middle, high) if count < n_clusters else (low, middle)
+    return best
+
+
+def sweep(dataset: Path, seeds) -> list[dict]:
+    cells, graph = preprocessed_cells_and_graph(dataset, seed=0)
+    labels = cells.obs[LABEL_KEY].to_numpy()
+    true_k = int(np.unique(labels).size)
+    data = training_data(cells, graph)
+    base = {"dataset": dataset.stem, "true_k": true_k}
+    rows = []
+
+    def add(mode: str, candidate: str, partitions: list[np.ndarray]) -> None:
+        counts = [int(np.unique(p).size) for p in partitions]
+        rows.append(
+            {
+                **base,
+                "mode": mode,
+                "candidate": candidate,
+                "clusters": counts,
+                "within_1_5x": all(true_k / 1.5 <= n <= 1.5 * true_k for n in counts),
+                "ari": float(np.mean([adjusted_rand_score(labels, p) for p in partitions])),
+            }
+        )
+
+    for resolution in START_RESOLUTIONS:
+        starts = [
+            default_start(data, s, n_clusters=true_k, start_resolution=resolution) for s in seeds
+        ]
+        add("k given", f"start_resolution {resolution:g}", starts)
+    add(
+        "k given",
+        "Leiden bisected to k (kNN)",
+        [bisected_to_k(data.knn_connectivities, true_k, s) for s in seeds],
+    )
+    add(
+        "k given",
+        "Leiden bisected to k (PPMI)",
+        [bisected_to_k(data.edges, true_k, s) for s in seeds],
+    )
+    for count_graph, resolution in itertools.product(COUNT_GRAPHS, COUNT_RESOLUTIONS):
+        starts = [
+            default_start(data, s, cluster_count_graph=count_graph, leiden_resolution=resolution)
+            for s in seeds
+        ]
+        add("auto", f"{count_graph} r={resolution:g}", starts)
+    return rows
+
+
+def _biology_mean(values: dict[str, float]) -> float:
+    grouped: dict[str, list[float]] = {}
+    for dataset, value in values.items():
+        grouped.setdefault(SAME_BIOLOGY.get(dataset, dataset), []).append(value)
+    return float(np.mean([np.mean(v) for v in grouped.values()]))
+
+
+def leave_one_out(rows: list[dict], mode: str) -> list[dict]:
+    """For each held-out dataset (one biology), the candidate best on the others."""
+    at = [row for row in rows if row["mode"] == mode]
+    candidates = list(dict.fromkeys(row["candidate"] for row in at))
+    score = {(r["dataset"], r["candidate"]): r for r in at}
+    datasets = sorted({row["dataset"] for row in at})
+    biologies = sorted({SAME_BIOLOGY.get(d, d) for d in datasets})
+    folds = []
+    for held in biologies:
+        kept = [d for d in datasets if SAME_BIOLOGY.get(d, d) != held]
+
+        def merit(candidate: str, kept=kept) -> tuple:
+            ari = _biology_mean({d: score[d, candidate]["ari"] for d in kept})
+            if mode == "k given":
+                return (ari,)
+            within = _biology_mean({d: float(score[d, candidate]["within_1_5x"]) for d in kept})
+            return (round(within, 6), ari)
+
+        chosen = max(candidates, key=merit)
+        held_rows = [score[d, chosen] for d in datasets if SAME_BIOLOGY.get(d, d) == held]
+        folds.append(
+            {
+                "held_out": held,
+                "chosen": chosen,
+                "held_out_ari": float(np.mean([r["ari"] for r in held_rows])),
+                "held_out_within": all(r["within_1_5x"] for r in held_rows),
+            }
+        )
+    return folds
+
+
+def table(rows: list[dict], command: str) -> str:
+    lines = [
+        f"Command: `{command}`  ",
+        "Default graphs (seed 0); ARI of DEC's start against the labels (reporting only), mean "
+        "over the Leiden seeds; clusters per seed. Means weigh each biology once.",
+    ]
+    for mode in ("k given", "auto"):
+        at = [row for row in rows if row["mode"] == mode]
+        datasets = sorted({row["dataset"] for row in at})
+        candidates = list(dict.fromkeys(row["candidate"] for row in at))
+        score = {(r["dataset"], r["candidate"]): r for r in at}
+        lines += [
+            "",
+            f"**{mode}**: ARI (clusters of seed 0{'; * = within 1.5x of k' if mode == 'auto' else ''})",
+            "",
+            "| dataset | true k | " + " | ".join(candidates) + " |",
+            "|---|---|" + "---|" * len(candidates),
+        ]
+        for dataset in datasets:
+            cells = []
+            for candidate in candidates:
+                row = score[dataset, candidate]
+                mark = "*" if mode == "auto" and row["within_1_5x"] else ""
+                cells.append(f"{row['ari']:.3f} ({row['clusters'][0]}{mark})")
+            true_k = score[dataset, candidates[0]]["true_k"]
+            lines.append(f"| {dataset} | {true_k} | " + " | ".join(cells) + " |")
+        means = [_biology_mean({d: score[d, c]["ari"] for d in datasets}) for c in candidates]
+        lines.append("| **mean** | | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+        if mode == "auto":
+            within = [
+                sum(
+                    all(score[d, c]["within_1_5x"] for d in datasets if SAME_BIOLOGY.get(d, d) == b)
+                    for b in sorted({SAME_BIOLOGY.get(d, d) for d in datasets})
+                )
+                for c in candidates
+            ]
+            n_biologies = len({SAME_BIOLOGY.get(d, d) for d in datasets})
+            lines.append(
+                "| **datasets within 1.5x** | | "
+                + " | ".join(f"{w}/{n_biologies}" for w in within)
+                + " |"
+            )
+        folds = leave_one_out(rows, mode)
+        lines += [
+            "",
+            f"Leave one dataset out ({mode}): the candidate chosen on the other datasets, and "
+            "what it scores on the one held out.",
+            "",
+            "| held out | chosen on the others | held-out ARI | held-out count within 1.5x |",
+            "|---|---|---|---|",
+        ]
+        for fold in folds:
+            lines.append(
+                f"| {fold['held_out']} | {fold['chosen']} | {fold['held_out_ari']:.3f} | "
+                f"{'yes' if fold['held_out_within'] else 'no'} |"
+            )
+        lines.append(
+            f"| **mean** | | {np.mean([f['held_out_ari'] for f in folds]):.3f} | "
+            f"{sum(f['held_out_within'] for f in folds)}/{len(folds)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = benchmark_parser(__doc__.splitlines()[0], "start_partition")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    rows = rows_for_each_dataset(
+        labelled_datasets(args.data_dir), lambda dataset: sweep(dataset, args.seeds)
+    )
+    write_results(
+        args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.start_partition"), rows
+    )
+
+
+if __name__ == "__main__":
+    main()
