@@ -67,7 +67,7 @@ class TrainingConfig:
     batch_penalty_weight: float = 1.0
     max_cells_per_step: int = 20000
     n_clusters: int | str = "auto"
-    leiden_resolution: float = 1.0
+    leiden_resolution: float = 0.3
     start_resolution: float = 0.3
     cluster_count_graph: str = "knn"
     log_every: int = 25
