@@ -71,6 +71,7 @@ class TrainingConfig:
     start_resolution: float = 0.3
     cluster_count_graph: str = "knn"
     log_every: int = 25
+    deterministic_ops: bool = True
     random_state: int = 0
 
     def __post_init__(self) -> None:

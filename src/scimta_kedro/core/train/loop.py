@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import keras
 import numpy as np
+import tensorflow as tf
 from tqdm.auto import tqdm
 
 from ..cluster import label_centroids
@@ -85,6 +86,10 @@ def train_graph_autoencoder(
             "graph's knn_connectivities or set cluster_count_graph: ppmi."
         )
     keras.utils.set_random_seed(config.random_state)
+    if config.deterministic_ops:
+        # Multi-threaded CPU kernels otherwise sum in a varying order: on weakly structured
+        # data a cell could change cluster between two runs of one seed (no measured cost).
+        tf.config.experimental.enable_op_determinism()
     trainer = Trainer(data, config)
     model = GraphAutoencoder(
         n_genes=data.counts.shape[1],
