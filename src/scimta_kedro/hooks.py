@@ -14,11 +14,15 @@ from pathlib import Path
 import mlflow
 from kedro.framework.hooks import hook_impl
 
+from scimta_kedro.core.keys import RUN_INFO
 from scimta_kedro.core.params import check_parameters
 from scimta_kedro.core.run_lock import RunLock, remove_stale_temporary_files
 from scimta_kedro.core.validate import InputError
 
 logger = logging.getLogger(__name__)
+
+# uns["scimta"] entries that tag the MLflow run (core/run_info.new_analysis_record).
+IDENTITY_TAGS = ("run_id", "input_path", "input_size_bytes", "input_modified")
 
 
 def _end_tracking_as_failed() -> None:
@@ -26,6 +30,13 @@ def _end_tracking_as_failed() -> None:
     FAILED rather than leaving it RUNNING."""
     if mlflow.active_run() is not None:
         mlflow.end_run(status="FAILED")
+
+
+def run_name(parameters: dict, run_params: dict) -> str:
+    """``<input stem or "simulated"> · <pipelines>``: ten analyses of ten samples get ten names."""
+    source = Path(parameters.get("input_path") or "").stem or "simulated"
+    pipelines = ", ".join(run_params.get("pipeline_names") or ["__default__"])
+    return f"{source} · {pipelines}"
 
 
 def _end_killed_run(run_id: str) -> None:
@@ -72,6 +83,24 @@ class RunChecks:
         if killed_run:
             _end_killed_run(killed_run)
         remove_stale_temporary_files(project / "data")
+        if active is not None:
+            mlflow.set_tag("mlflow.runName", run_name(catalog.load("parameters"), run_params))
+
+    @hook_impl
+    def after_node_run(self, node, outputs) -> None:
+        """The analysis identity a run's first node records (``uns["scimta"]``) also tags
+        the MLflow run, so a record names the input and analysis its files came from."""
+        cells = outputs.get("validated_cells")
+        if cells is None or mlflow.active_run() is None:
+            return
+        record = cells.uns.get(RUN_INFO, {})
+        mlflow.set_tags(
+            {
+                f"scimta.{name}": str(record[name])
+                for name in IDENTITY_TAGS
+                if record.get(name) not in (None, "")
+            }
+        )
 
     @hook_impl
     def after_pipeline_run(self, run_params, run_result, pipeline, catalog) -> None:

@@ -69,6 +69,11 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
     client, runs = _runs(default_run)
     run = runs[0]
     assert run.info.status == "FINISHED"
+    # The analysis identity its files carry also tags the run.
+    summary = json.loads((default_run / SUMMARY).read_text())
+    assert run.data.tags["scimta.run_id"] == summary["run_id"]
+    assert run.data.tags["scimta.input_path"] == "simulated"
+    assert run.data.tags["mlflow.runName"] == "simulated · __default__"
     assert run.data.params["training.latent_dim"] == "8"
     assert run.data.params["graph_construction.n_neighbors"] == "10"
     assert run.data.params["gene_communities.resolution"] == "1.0"
@@ -93,6 +98,9 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
         "reports/gene_communities.csv",
         "reports/community_cluster_scores.csv",
         "reports/gene_communities_summary.json",
+        "results/clustered_cells.h5ad",
+        "results/interpreted_cells.h5ad",
+        "results/imputed_cells.h5ad",
     }
 
 
