@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from scimta_kedro.core import keys
 from scimta_kedro.core.params import section_config
+
+from ..conftest import run_stages, tiny_parameters
 
 
 def test_preprocessed_cells_keep_counts_and_record_their_parameters(tiny_run):
@@ -22,3 +25,9 @@ def test_preprocessed_cells_keep_counts_and_record_their_parameters(tiny_run):
     # The simulator's truth is the label; the input was not a file.
     assert cells.uns[keys.RUN_INFO]["label_key"] == "cell_type"
     assert cells.uns[keys.RUN_INFO]["input_path"] == "simulated"
+
+
+def test_more_clusters_than_cells_are_refused_before_preprocessing():
+    parameters = tiny_parameters(training={"n_clusters": 10000})
+    with pytest.raises(Exception, match=r"training.n_clusters=10000 is not less than the 240"):
+        run_stages(parameters, ["data_processing"])

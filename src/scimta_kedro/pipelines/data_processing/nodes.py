@@ -11,7 +11,7 @@ from scimta_kedro import pp
 from scimta_kedro.core import simulate
 from scimta_kedro.core.io import read_cells
 from scimta_kedro.core.params import section_config
-from scimta_kedro.core.validate import check_enough_observations
+from scimta_kedro.core.validate import InputError, check_enough_observations
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +34,18 @@ def validate_cells(
     graph_options: dict[str, Any],
     *,
     batch_key: str | None = None,
+    training_options: dict[str, Any] | None = None,
 ) -> ad.AnnData:
     """Check the counts and named columns before any long step; record the label and batch
     columns for the later stages (:func:`scimta_kedro.pp.setup_anndata`)."""
     config = section_config("data_processing", options)
     graphs = section_config("graph_construction", graph_options)
+    n_clusters = section_config("training", training_options).n_clusters
+    if n_clusters != "auto" and n_clusters >= raw_cells.n_obs:
+        raise InputError(
+            f"training.n_clusters={n_clusters} is not less than the {raw_cells.n_obs} cells of "
+            "the input; lower it, or use n_clusters: auto."
+        )
     if not label_key and not input_path:
         label_key = simulate.LABEL_KEY  # the simulator's ground truth
     cells = pp.setup_anndata(

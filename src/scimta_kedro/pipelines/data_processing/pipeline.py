@@ -23,6 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "options": "params:data_processing",
                     "graph_options": "params:graph_construction",
                     "batch_key": "params:batch_key",
+                    "training_options": "params:training",
                 },
                 outputs="validated_cells",
                 name="validate_cells_node",
