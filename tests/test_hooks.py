@@ -106,3 +106,28 @@ def test_the_mlflow_run_of_a_killed_run_is_ended_as_failed_by_the_next(tmp_path)
         )
     finally:
         mlflow.set_tracking_uri("")
+
+
+def test_a_corrupt_mlflow_store_is_named_with_its_fix(tmp_path):
+    from scimta_kedro.hooks import check_tracking_store
+
+    store = tmp_path / "mlflow.db"
+    check_tracking_store(store)  # absent: MLflow creates it
+    store.write_bytes(b"not a database at all")
+    with pytest.raises(InputError, match=r"mlflow.db is not an SQLite database.*Move it away"):
+        check_tracking_store(store)
+
+
+def test_a_read_only_mlflow_store_is_named_with_its_fix(tmp_path):
+    from scimta_kedro.hooks import check_tracking_store
+
+    store = tmp_path / "mlflow.db"
+    store.write_bytes(b"SQLite format 3\x00" + bytes(100))
+    store.chmod(0o400)
+    try:
+        if os.access(store, os.W_OK):
+            pytest.skip("this user may write read-only files (root)")
+        with pytest.raises(InputError, match="is not writable by this user"):
+            check_tracking_store(store)
+    finally:
+        store.chmod(0o600)

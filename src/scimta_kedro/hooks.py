@@ -9,6 +9,7 @@ in one folder would write the same files: the lock makes the second stop at once
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import mlflow
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 # uns["scimta"] entries that tag the MLflow run (core/run_info.new_analysis_record).
 IDENTITY_TAGS = ("run_id", "input_path", "input_size_bytes", "input_modified")
+SQLITE_PREFIX = "sqlite:///"
 
 
 def _end_tracking_as_failed() -> None:
@@ -30,6 +32,27 @@ def _end_tracking_as_failed() -> None:
     FAILED rather than leaving it RUNNING."""
     if mlflow.active_run() is not None:
         mlflow.end_run(status="FAILED")
+
+
+def check_tracking_store(path: Path) -> None:
+    """Raise, naming the file and the fix, if an existing SQLite tracking store cannot be
+    used: SQLAlchemy's own error would be a traceback that names neither."""
+    if not path.exists():
+        return  # MLflow creates it
+    with path.open("rb") as file:
+        header = file.read(16)
+    if header and header != b"SQLite format 3\x00":
+        raise InputError(
+            f"the MLflow store {path} is not an SQLite database (it is corrupt or another "
+            "file). Move it away (it held the earlier runs' records) and run again: MLflow "
+            "creates a new one."
+        )
+    if not os.access(path, os.R_OK | os.W_OK) or not os.access(path.parent, os.W_OK):
+        raise InputError(
+            f"the MLflow store {path} (or its folder) is not writable by this user; fix its "
+            f"permissions (chmod u+rw {path}) or point conf/local/mlflow.yml's "
+            "server.mlflow_tracking_uri at a writable sqlite:/// file."
+        )
 
 
 def run_name(parameters: dict, run_params: dict) -> str:
@@ -59,6 +82,14 @@ class RunChecks:
 
     def __init__(self) -> None:
         self._lock: RunLock | None = None
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context) -> None:
+        """Before kedro-mlflow opens its store: a corrupt or read-only ``mlflow.db`` is named."""
+        uri = context.config_loader["mlflow"].get("server", {}).get("mlflow_tracking_uri", "")
+        if isinstance(uri, str) and uri.startswith(SQLITE_PREFIX):
+            path = Path(uri[len(SQLITE_PREFIX) :])
+            check_tracking_store(path if path.is_absolute() else context.project_path / path)
 
     @hook_impl
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:

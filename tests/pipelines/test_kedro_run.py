@@ -190,6 +190,16 @@ def test_a_bad_parameter_fails_before_the_first_node(tmp_path_factory, parameter
     assert not (root / PREPROCESSED).exists()
 
 
+def test_a_corrupt_mlflow_store_stops_the_run_naming_the_file(tmp_path_factory):
+    root = make_project_copy(tmp_path_factory.mktemp("corrupt_store"))
+    (root / "mlflow.db").write_bytes(b"not a database")
+    result = run_kedro(root)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "mlflow.db is not an SQLite database" in output and "Move it away" in output
+    assert not (root / PREPROCESSED).exists()
+
+
 def test_a_users_file_with_its_own_label_column(tmp_path_factory):
     root = make_project_copy(tmp_path_factory.mktemp("user_project"))
     cells = simulate_counts(
