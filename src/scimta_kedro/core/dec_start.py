@@ -21,19 +21,47 @@ def counts_clusters_on_knn(config: TrainingConfig) -> bool:
     return config.n_clusters == "auto" and config.cluster_count_graph == "knn"
 
 
+# Resolutions are doubled up to this bound while Leiden finds a single cluster.
+MAX_RESOLUTION = 16.0
+
+
+def leiden_with_several_clusters(
+    graph, resolution: float, random_state: int, what: str
+) -> np.ndarray:
+    """Leiden at ``resolution``, doubled while it finds a single cluster.
+
+    The coarse default resolutions find one cluster on weakly structured data (the default
+    simulation at 0.3); a start or a count of one cluster carries no information, so the
+    resolution is raised until the graph splits. Data with two or more clusters at the
+    resolution asked are unaffected.
+    """
+    while True:
+        labels = leiden_on_graph(graph, resolution=resolution, random_state=random_state)
+        if np.unique(labels).size >= 2 or resolution * 2 > MAX_RESOLUTION:
+            return labels
+        logger.info(
+            "Leiden finds a single cluster in the %s at resolution %g; trying %g.",
+            what,
+            resolution,
+            resolution * 2,
+        )
+        resolution *= 2
+
+
 def estimated_cluster_count(data: GraphData, config: TrainingConfig) -> int:
     """The label-free number of clusters of ``n_clusters: auto``: Leiden's count, at
-    ``config.leiden_resolution``, on the graph ``config.cluster_count_graph`` names."""
+    ``config.leiden_resolution`` (doubled while it finds one cluster), on the graph
+    ``config.cluster_count_graph`` names."""
     on_knn = config.cluster_count_graph == "knn"
     graph, name = (data.knn_connectivities, "kNN graph") if on_knn else (data.edges, "cell graph")
-    labels = leiden_on_graph(
-        graph, resolution=config.leiden_resolution, random_state=config.random_state
+    labels = leiden_with_several_clusters(
+        graph, config.leiden_resolution, config.random_state, name
     )
     count = int(np.unique(labels).size)
     if count < 2:
         raise ValueError(
-            f"Leiden found a single cluster in the {name}; raise training.leiden_resolution "
-            "or set training.n_clusters explicitly."
+            f"Leiden found a single cluster in the {name} up to resolution {MAX_RESOLUTION:g}; "
+            "set training.n_clusters explicitly."
         )
     logger.info("Leiden finds %d clusters on the %s.", count, name)
     return count
@@ -60,8 +88,8 @@ def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
         data.edges.shape[0],
         data.edges.nnz,
     )
-    labels = leiden_on_graph(
-        data.edges, resolution=config.start_resolution, random_state=config.random_state
+    labels = leiden_with_several_clusters(
+        data.edges, config.start_resolution, config.random_state, "PPMI cell graph"
     )
     found = int(np.unique(labels).size)
     n_clusters = (
