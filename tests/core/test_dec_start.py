@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
+from scimta_kedro.core import dec_start
 from scimta_kedro.core.dec_start import dec_start_partition, estimated_cluster_count
 from scimta_kedro.core.graphs import GraphConfig, build_ppmi_graph
 from scimta_kedro.core.keys import COUNTS_LAYER
@@ -52,10 +53,22 @@ def test_the_start_recovers_the_planted_groups_for_k_found_and_k_given(six_group
         assert np.unique(labels[split == cluster]).size == 1
 
 
-def test_a_single_cluster_names_the_resolution_to_raise(six_groups):
+def test_a_graph_that_stays_whole_at_the_coarse_resolution_is_split_at_a_finer_one(
+    six_groups, caplog
+):
     _, data = six_groups
     n_cells = data.features.shape[0]
-    # One clique: Leiden cannot find two clusters in it at any resolution.
+    # One clique: a single cluster at 0.3, split only at a resolution above 1.
     clique = replace(data, knn_connectivities=sp.csr_matrix(np.ones((n_cells, n_cells))))
-    with pytest.raises(ValueError, match="single cluster in the kNN graph up to resolution 16"):
-        estimated_cluster_count(clique, TrainingConfig())
+    with caplog.at_level("INFO", logger="scimta_kedro.core.dec_start"):
+        assert estimated_cluster_count(clique, TrainingConfig()) >= 2
+    assert "single cluster in the kNN graph at resolution 0.3; trying 0.6" in caplog.text
+
+
+def test_a_single_cluster_at_every_resolution_asks_for_k(six_groups, monkeypatch):
+    _, data = six_groups
+    monkeypatch.setattr(
+        dec_start, "leiden_on_graph", lambda graph, **_: np.zeros(graph.shape[0], dtype=int)
+    )
+    with pytest.raises(ValueError, match="up to resolution 16; set training.n_clusters"):
+        estimated_cluster_count(data, TrainingConfig())

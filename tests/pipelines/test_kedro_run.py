@@ -123,7 +123,7 @@ def test_one_stage_reruns_on_what_earlier_stages_wrote(default_run):
     assert_succeeded(result)
     assert (default_run / PREPROCESSED).stat().st_mtime_ns == before
     _, runs = _runs(default_run)
-    assert runs[-1].info.run_name == "clustering"
+    assert runs[-1].info.run_name == "simulated · clustering"  # input stem · pipeline
     assert runs[-1].data.params["clustering.umap_min_dist"] == "0.1"
 
 
@@ -137,7 +137,7 @@ def test_imputation_alone_loads_the_saved_model(default_run):
 def test_tuning_logs_nested_trials_and_a_parameters_file_for_env_tuned(default_run):
     assert_succeeded(run_kedro(default_run, "--pipeline", "tuning"))
     client, runs = _runs(default_run)
-    parent = next(run for run in runs if run.info.run_name == "tuning")
+    parent = next(run for run in runs if run.info.run_name == "simulated · tuning")
     children = [
         run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id
     ]

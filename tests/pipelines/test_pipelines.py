@@ -59,7 +59,9 @@ def test_stages_are_joined_through_catalog_datasets(registered):
 
 def test_simulated_data_reports_against_its_known_groups(small_counts):
     cells = validate_cells(small_counts, None, None, {"counts_layer": None}, {"n_neighbors": 5})
-    assert cells.uns["scimta"] == {
+    record = dict(cells.uns["scimta"])
+    assert len(record.pop("run_id")) == 32  # a fresh analysis id (uuid4 hex)
+    assert record == {
         "label_key": "cell_type",
         "batch_key": "",
         "input_path": "simulated",
