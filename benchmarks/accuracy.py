@@ -46,21 +46,16 @@ import numpy as np
 
 from benchmarks.lib.scratch_project import (
     PROJECT_ROOT,
+    biology,
     kedro_run_in_scratch_project,
     labelled_datasets,
+    per_biology,
     run_measured,
 )
 
 LABEL_KEY = "cell_type"
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "accuracy.md"
 METHODS = ("ours", "leiden", "bisect", "kmeans", "scvi")
-# The datasets that are one biology (shared/data/README.md): one entry in every tally.
-SAME_BIOLOGY = {
-    "mouse_bladder_2100_allgenes": "mouse bladder (2 files)",
-    "mouse_bladder_2746_top2000": "mouse bladder (2 files)",
-    "baron_mouse1_pancreas_822_3libs": "Baron mouse pancreas (2 files)",
-    "baron2016_mouse_pancreas_2animals_1886": "Baron mouse pancreas (2 files)",
-}
 # Anchor partitions: name in anchors.py -> (mode, row label).
 ANCHOR_ROWS = {
     "leiden": ("auto", "scanpy Leiden r=1.0"),
@@ -133,8 +128,7 @@ def markdown_table(rows: list[dict], mode: str) -> str:
             f"{mean['ari']:.3f} | {_spread([r['ari'] for r in runs])} | {start} | "
             f"{mean['nmi']:.3f} | {mean['wall_s']:.0f} | {max(r['rss_gib'] for r in runs):.2f} |"
         )
-        biology = SAME_BIOLOGY.get(dataset, dataset)
-        per_method.setdefault(method, {}).setdefault(biology, []).append((mean, runs))
+        per_method.setdefault(method, {}).setdefault(biology(dataset), []).append((mean, runs))
     for method, biologies in per_method.items():
         means = [
             {
@@ -160,15 +154,11 @@ def markdown_table(rows: list[dict], mode: str) -> str:
 
 def _per_biology(rows: list[dict], mode: str, method: str, key: str = "ari") -> dict[str, float]:
     """Mean of ``key`` over seeds, then over the files of one biology, per biology."""
-    grouped: dict[str, dict[str, list[float]]] = {}
+    by_file: dict[str, list[float]] = {}
     for row in rows:
         if row["mode"] == mode and row["method"] == method:
-            biology = SAME_BIOLOGY.get(row["dataset"], row["dataset"])
-            grouped.setdefault(biology, {}).setdefault(row["dataset"], []).append(row[key])
-    return {
-        biology: float(np.mean([np.mean(values) for values in files.values()]))
-        for biology, files in grouped.items()
-    }
+            by_file.setdefault(row["dataset"], []).append(row[key])
+    return per_biology({dataset: float(np.mean(values)) for dataset, values in by_file.items()})
 
 
 def targets_table(rows: list[dict]) -> str:
@@ -207,8 +197,8 @@ def targets_table(rows: list[dict]) -> str:
     if auto_rows:
         by_biology: dict[str, bool] = {}
         for row in auto_rows:
-            biology = SAME_BIOLOGY.get(row["dataset"], row["dataset"])
-            by_biology[biology] = by_biology.get(biology, True) and _within(row)
+            name = biology(row["dataset"])
+            by_biology[name] = by_biology.get(name, True) and _within(row)
         share = sum(by_biology.values()) / len(by_biology)
         lines.append(
             f"| auto: k within 1.5x on >= 80% of datasets | {sum(by_biology.values())}/"

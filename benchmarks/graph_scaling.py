@@ -59,7 +59,7 @@ def symmetrised(weights):
 def time_steps(n_cells: int) -> dict:
     embedding = mixture(n_cells)
     config = default_config("graph_construction").cell_graph
-    resolution = default_config("training").leiden_resolution
+    training = default_config("training")
     seconds = {}
 
     def timed(step, compute, *arguments, **options):
@@ -76,9 +76,11 @@ def time_steps(n_cells: int) -> dict:
     symmetric, connectivities = timed("symmetrise_and_normalise", symmetrised, weights)
     knn_weights = timed("knn_weights", umap_connectivities, table)
     found = {
-        "leiden_ppmi": timed("leiden_ppmi", leiden_on_graph, symmetric, resolution=resolution),
+        "leiden_ppmi": timed(
+            "leiden_ppmi", leiden_on_graph, symmetric, resolution=training.start_resolution
+        ),
         "leiden_knn_count": timed(
-            "leiden_knn_count", leiden_on_graph, knn_weights, resolution=resolution
+            "leiden_knn_count", leiden_on_graph, knn_weights, resolution=training.leiden_resolution
         ),
     }
     row = {

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +116,33 @@ def labelled_datasets(data_dir: Path, stems: list[str] | None = None) -> list[Pa
     if not files:
         sys.exit(f"no .h5ad files found in {data_dir}")
     return files
+
+
+# The files that are one biology (shared/data/README.md): one dataset in every tally and mean.
+SAME_BIOLOGY = {
+    "mouse_bladder_2100_allgenes": "mouse bladder (2 files)",
+    "mouse_bladder_2746_top2000": "mouse bladder (2 files)",
+    "baron_mouse1_pancreas_822_3libs": "Baron mouse pancreas (2 files)",
+    "baron2016_mouse_pancreas_2animals_1886": "Baron mouse pancreas (2 files)",
+}
+
+
+def biology(dataset: str) -> str:
+    """The dataset a file counts as: its biology's name, or the file's own stem."""
+    return SAME_BIOLOGY.get(dataset, dataset)
+
+
+def per_biology(values: dict[str, float]) -> dict[str, float]:
+    """File stem -> value, as biology -> the mean over its files."""
+    grouped: dict[str, list[float]] = {}
+    for dataset, value in values.items():
+        grouped.setdefault(biology(dataset), []).append(value)
+    return {name: float(np.mean(group)) for name, group in grouped.items()}
+
+
+def biology_mean(values: dict[str, float]) -> float:
+    """The mean over datasets of file stem -> value, each biology weighed once."""
+    return float(np.mean(list(per_biology(values).values())))
 
 
 def rows_for_each_dataset(datasets: list[Path], rows_of) -> list[dict]:

@@ -33,10 +33,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from benchmarks.accuracy import SAME_BIOLOGY
 from benchmarks.lib.default_graph import default_start, preprocessed_cells_and_graph, training_data
+from benchmarks.lib.leiden_to_k import bisected_to_k
 from benchmarks.lib.scratch_project import (
     benchmark_parser,
+    biology,
+    biology_mean,
     labelled_datasets,
     rows_for_each_dataset,
     write_results,
@@ -49,19 +51,8 @@ COUNT_RESOLUTIONS = (0.3, 0.5, 0.7, 1.0, 1.5)
 COUNT_GRAPHS = ("knn", "ppmi")
 
 
-def bisected_to_k(graph, n_clusters: int, seed: int) -> np.ndarray:
-    """Leiden with its resolution bisected in [0.01, 5] to ``n_clusters`` (closest count)."""
-    low, high, best = 0.01, 5.0, None
-    for _ in range(25):
-        middle = (low + high) / 2
-        found = leiden_on_graph(graph, resolution=middle, random_state=seed)
-        count = np.unique(found).size
-        if best is None or abs(count - n_clusters) < abs(np.unique(best).size - n_clusters):
-            best = found
-        if count == n_clusters:
-            break
-        low, high = (middle, high) if count < n_clusters else (low, middle)
-    return best
+def _leiden_at(graph, seed: int):
+    return lambda resolution: leiden_on_graph(graph, resolution=resolution, random_state=seed)
 
 
 def sweep(dataset: Path, seeds) -> list[dict]:
@@ -93,12 +84,12 @@ def sweep(dataset: Path, seeds) -> list[dict]:
     add(
         "k given",
         "Leiden bisected to k (kNN)",
-        [bisected_to_k(data.knn_connectivities, true_k, s) for s in seeds],
+        [bisected_to_k(_leiden_at(data.knn_connectivities, s), true_k) for s in seeds],
     )
     add(
         "k given",
         "Leiden bisected to k (PPMI)",
-        [bisected_to_k(data.edges, true_k, s) for s in seeds],
+        [bisected_to_k(_leiden_at(data.edges, s), true_k) for s in seeds],
     )
     for count_graph, resolution in itertools.product(COUNT_GRAPHS, COUNT_RESOLUTIONS):
         starts = [
@@ -109,33 +100,26 @@ def sweep(dataset: Path, seeds) -> list[dict]:
     return rows
 
 
-def _biology_mean(values: dict[str, float]) -> float:
-    grouped: dict[str, list[float]] = {}
-    for dataset, value in values.items():
-        grouped.setdefault(SAME_BIOLOGY.get(dataset, dataset), []).append(value)
-    return float(np.mean([np.mean(v) for v in grouped.values()]))
-
-
 def leave_one_out(rows: list[dict], mode: str) -> list[dict]:
     """For each held-out dataset (one biology), the candidate best on the others."""
     at = [row for row in rows if row["mode"] == mode]
     candidates = list(dict.fromkeys(row["candidate"] for row in at))
     score = {(r["dataset"], r["candidate"]): r for r in at}
     datasets = sorted({row["dataset"] for row in at})
-    biologies = sorted({SAME_BIOLOGY.get(d, d) for d in datasets})
+    biologies = sorted({biology(d) for d in datasets})
     folds = []
     for held in biologies:
-        kept = [d for d in datasets if SAME_BIOLOGY.get(d, d) != held]
+        kept = [d for d in datasets if biology(d) != held]
 
         def merit(candidate: str, kept=kept) -> tuple:
-            ari = _biology_mean({d: score[d, candidate]["ari"] for d in kept})
+            ari = biology_mean({d: score[d, candidate]["ari"] for d in kept})
             if mode == "k given":
                 return (ari,)
-            within = _biology_mean({d: float(score[d, candidate]["within_1_5x"]) for d in kept})
+            within = biology_mean({d: float(score[d, candidate]["within_1_5x"]) for d in kept})
             return (round(within, 6), ari)
 
         chosen = max(candidates, key=merit)
-        held_rows = [score[d, chosen] for d in datasets if SAME_BIOLOGY.get(d, d) == held]
+        held_rows = [score[d, chosen] for d in datasets if biology(d) == held]
         folds.append(
             {
                 "held_out": held,
@@ -173,17 +157,17 @@ def table(rows: list[dict], command: str) -> str:
                 cells.append(f"{row['ari']:.3f} ({row['clusters'][0]}{mark})")
             true_k = score[dataset, candidates[0]]["true_k"]
             lines.append(f"| {dataset} | {true_k} | " + " | ".join(cells) + " |")
-        means = [_biology_mean({d: score[d, c]["ari"] for d in datasets}) for c in candidates]
+        means = [biology_mean({d: score[d, c]["ari"] for d in datasets}) for c in candidates]
         lines.append("| **mean** | | " + " | ".join(f"{m:.3f}" for m in means) + " |")
         if mode == "auto":
             within = [
                 sum(
-                    all(score[d, c]["within_1_5x"] for d in datasets if SAME_BIOLOGY.get(d, d) == b)
-                    for b in sorted({SAME_BIOLOGY.get(d, d) for d in datasets})
+                    all(score[d, c]["within_1_5x"] for d in datasets if biology(d) == b)
+                    for b in sorted({biology(d) for d in datasets})
                 )
                 for c in candidates
             ]
-            n_biologies = len({SAME_BIOLOGY.get(d, d) for d in datasets})
+            n_biologies = len({biology(d) for d in datasets})
             lines.append(
                 "| **datasets within 1.5x** | | "
                 + " | ".join(f"{w}/{n_biologies}" for w in within)

@@ -93,8 +93,9 @@ class RunChecks:
 
     @hook_impl
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        parameters = catalog.load("parameters")
         try:
-            check_parameters(catalog.load("parameters"))
+            check_parameters(parameters)
         except InputError as error:
             _end_tracking_as_failed()
             raise InputError(
@@ -115,7 +116,7 @@ class RunChecks:
             _end_killed_run(killed_run)
         remove_stale_temporary_files(project / "data")
         if active is not None:
-            mlflow.set_tag("mlflow.runName", run_name(catalog.load("parameters"), run_params))
+            mlflow.set_tag("mlflow.runName", run_name(parameters, run_params))
 
     @hook_impl
     def after_node_run(self, node, outputs) -> None:

@@ -72,3 +72,18 @@ def test_a_single_cluster_at_every_resolution_asks_for_k(six_groups, monkeypatch
     )
     with pytest.raises(ValueError, match="up to resolution 16; set training.n_clusters"):
         estimated_cluster_count(data, TrainingConfig())
+
+
+def test_the_count_on_the_ppmi_graph_reuses_the_start_partition(six_groups, monkeypatch):
+    _, data = six_groups
+    calls = []
+    original = dec_start.leiden_on_graph
+
+    def counted(graph, **options):
+        calls.append(options["resolution"])
+        return original(graph, **options)
+
+    monkeypatch.setattr(dec_start, "leiden_on_graph", counted)
+    start = dec_start_partition(data, TrainingConfig(cluster_count_graph="ppmi"))
+    assert calls == [TrainingConfig().start_resolution]  # Leiden ran once, not twice
+    assert np.unique(start).size == 6

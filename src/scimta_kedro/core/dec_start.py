@@ -48,15 +48,29 @@ def leiden_with_several_clusters(
         resolution *= 2
 
 
-def estimated_cluster_count(data: GraphData, config: TrainingConfig) -> int:
+def estimated_cluster_count(
+    data: GraphData, config: TrainingConfig, start_labels: np.ndarray | None = None
+) -> int:
     """The label-free number of clusters of ``n_clusters: auto``: Leiden's count, at
     ``config.leiden_resolution`` (doubled while it finds one cluster), on the graph
-    ``config.cluster_count_graph`` names."""
+    ``config.cluster_count_graph`` names.
+
+    ``start_labels``, the start's Leiden partition of the PPMI graph, is the count's own
+    partition when both are that graph at one resolution: Leiden is then not run twice on
+    the largest graph (217 s at 1.3M cells, benchmarks/results/graph_scaling.md).
+    """
     on_knn = config.cluster_count_graph == "knn"
     graph, name = (data.knn_connectivities, "kNN graph") if on_knn else (data.edges, "cell graph")
-    labels = leiden_with_several_clusters(
-        graph, config.leiden_resolution, config.random_state, name
-    )
+    if (
+        start_labels is not None
+        and not on_knn
+        and config.leiden_resolution == config.start_resolution
+    ):
+        labels = start_labels
+    else:
+        labels = leiden_with_several_clusters(
+            graph, config.leiden_resolution, config.random_state, name
+        )
     count = int(np.unique(labels).size)
     if count < 2:
         raise ValueError(
@@ -93,7 +107,9 @@ def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
     )
     found = int(np.unique(labels).size)
     n_clusters = (
-        config.n_clusters if config.n_clusters != "auto" else estimated_cluster_count(data, config)
+        config.n_clusters
+        if config.n_clusters != "auto"
+        else estimated_cluster_count(data, config, start_labels=labels)
     )
     if found != n_clusters:
         logger.info(

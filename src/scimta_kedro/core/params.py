@@ -132,8 +132,7 @@ def _build(cls: type, block: Any, where: str, random_state: int) -> Any:
     values: dict[str, Any] = {}
     for name, value in block.items():
         default = _default(fields[name])
-        # The flat cell graph block's keys are the section's own (graph_construction.n_neighbors).
-        path = where if _FLAT.get(where) == name else f"{where}.{name}"
+        path = _block_path(f"{where}.{name}")
         if dataclasses.is_dataclass(default) and path not in _FREE_FORM:
             if not isinstance(value, dict | None):
                 raise InputError(f"{path} must be a mapping of keys to values, got {value!r}.")
@@ -159,7 +158,8 @@ def _build(cls: type, block: Any, where: str, random_state: int) -> Any:
 
 
 def _block_path(where: str) -> str:
-    """The dotted path a user types for a block (the flat cell graph keys are the section's)."""
+    """The dotted path a user types for a block: the flat cell graph's keys are the section's
+    own (``graph_construction.n_neighbors``, not ``graph_construction.cell_graph...``)."""
     section, _, inner = where.partition(".")
     return section if _FLAT.get(section) == inner else where
 

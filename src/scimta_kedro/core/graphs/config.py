@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from ..value_checks import check_ranges
 
+# kNN searches: sklearn's exact one, pynndescent's approximate one, or by size.
+KNN_METHODS = ("auto", "exact", "approximate")
+
 # Above this many rows exact kNN (O(N^2)) is replaced by approximate pynndescent.
 EXACT_KNN_MAX_ROWS = 8192
 
@@ -49,19 +52,16 @@ class GraphConfig:
     random_state: int = 0
 
     def __post_init__(self) -> None:
-        check_ranges(self, at_least={"n_neighbors": 1, "surf_steps": 1, "block_size": 1})
-        if not 0.0 <= self.restart_probability < 1.0:
-            raise ValueError(
-                f"restart_probability must lie in [0, 1), got {self.restart_probability}."
-            )
+        check_ranges(
+            self,
+            at_least={"n_neighbors": 1, "surf_steps": 1, "block_size": 1},
+            within={"restart_probability": (0, 1)},
+            choices={"knn_method": KNN_METHODS},
+        )
         if self.max_entries_per_row < self.n_neighbors + 1:
             raise ValueError(
                 f"max_entries_per_row ({self.max_entries_per_row}) must exceed n_neighbors "
                 f"({self.n_neighbors}) so that pruning keeps at least the direct neighbours."
-            )
-        if self.knn_method not in {"auto", "exact", "approximate"}:
-            raise ValueError(
-                f"knn_method must be 'auto', 'exact' or 'approximate', got '{self.knn_method}'."
             )
 
 

@@ -90,11 +90,6 @@ class TrainingConfig:
                 f"target_frequency_exponent must be a finite number >= 0 (0.5 by default, 1.0 "
                 f"is DEC's target), got {exponent!r}."
             )
-        if self.cluster_count_graph not in CLUSTER_COUNT_GRAPHS:
-            raise ValueError(
-                f"cluster_count_graph must be one of {CLUSTER_COUNT_GRAPHS}, got "
-                f"{self.cluster_count_graph!r}."
-            )
         check_ranges(
             self,
             at_least={
@@ -120,7 +115,7 @@ class TrainingConfig:
             },
             within={"dropout_rate": (0, 1)},
             between={"label_change_tolerance": (0, 1)},
-            choices={"likelihood": LIKELIHOODS},
+            choices={"likelihood": LIKELIHOODS, "cluster_count_graph": CLUSTER_COUNT_GRAPHS},
         )
         for name in ("hidden_units", "decoder_units"):
             if any(units < 1 for units in getattr(self, name)):
