@@ -55,11 +55,15 @@ benchmark: benchmark-accuracy
 $(addprefix benchmark-,$(BENCHMARKS)): benchmark-%: $(STAMP)
 	$(BIN)/python -m benchmarks.$* $(ARGS)
 
-# The benchmark extra: scib-metrics, harmonypy, bbknn (batch_correction), scvi-tools (accuracy).
+# The benchmark extra: scib-metrics, harmonypy, bbknn (batch_correction), scvi-tools (accuracy,
+# imputation), then magic-impute (imputation) with --no-deps: its scprep pin on pandas < 2.1 is
+# wrong for the pandas it runs with, so pip check runs before it.
 benchmark-install: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock \
 	  -r requirements-benchmarks.lock
 	$(BIN)/python -m pip check
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	  -r requirements-benchmarks-nodeps.lock
 
 # Re-resolve the pinned set from requirements.in in a throw-away venv.
 lock:

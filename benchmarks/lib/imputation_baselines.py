@@ -1,27 +1,19 @@
 """Comparison baselines of the imputation benchmark (not part of the product).
 
-* :func:`alra` re-implements ALRA (Linderman et al. 2022, Nat Commun 13:192; the authors'
-  ``alra.R``): rank-k randomized SVD of the log-normalised matrix with k chosen by the
-  spectral gap (``choose_k``: last singular-value gap more than 6 s.d. above the mean of the
-  noise gaps), per-gene zeroing of values below the magnitude of the gene's 0.1% quantile,
-  rescaling of each gene's non-zeros to the mean and s.d. of its observed non-zeros, and
-  restoring observed values that the thresholding zeroed.
-* :func:`magic` re-implements MAGIC (van Dijk et al. 2018, Cell 174:716) with the defaults of
-  ``magic-impute`` 3.0 (``knn=5``, ``knn_max=15``, ``decay=1``, ``n_pca=100``, ``t=3``):
-  alpha-decay kernel on PCA distances (bandwidth = distance to the 5th neighbour),
-  symmetrised, row-normalised into a Markov matrix, applied ``t`` times to the data.
-  ``magic-impute`` itself does not install with our pins: its dependency ``scprep`` 1.2.3
-  requires pandas < 2.1, and the project pins pandas 2.3.3 (anndata 0.12 needs >= 2.1).
+:func:`alra` re-implements ALRA (Linderman et al. 2022, Nat Commun 13:192; the authors'
+``alra.R``): rank-k randomized SVD of the log-normalised matrix with k chosen by the
+spectral gap (``choose_k``: last singular-value gap more than 6 s.d. above the mean of the
+noise gaps), per-gene zeroing of values below the magnitude of the gene's 0.1% quantile,
+rescaling of each gene's non-zeros to the mean and s.d. of its observed non-zeros, and
+restoring observed values that the thresholding zeroed.
 
-Both take and return a dense cells x genes log-normalised matrix.
+It takes and returns a dense cells x genes log-normalised matrix. MAGIC is not
+re-implemented: the benchmark runs ``magic-impute`` 3.0 itself (the benchmark extra).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.decomposition import PCA
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.extmath import randomized_svd
 
 
@@ -61,31 +53,3 @@ def alra(log_data: np.ndarray, rank: int | None = None, quantile: float = 0.001)
     restore = (log_data > 0) & (scaled == 0)
     scaled[restore] = log_data[restore]
     return scaled.astype(np.float32)
-
-
-def magic(
-    log_data: np.ndarray,
-    *,
-    knn: int = 5,
-    knn_max: int = 15,
-    decay: float = 1.0,
-    n_pca: int = 100,
-    t: int = 3,
-    random_state: int = 0,
-) -> np.ndarray:
-    """MAGIC diffusion of a dense log-normalised matrix (cells x genes)."""
-    n_components = min(n_pca, min(log_data.shape) - 1)
-    coordinates = PCA(n_components, random_state=random_state).fit_transform(log_data)
-    search = NearestNeighbors(n_neighbors=knn_max + 1).fit(coordinates)
-    distances, neighbours = search.kneighbors(coordinates)  # column 0 is the cell itself
-    bandwidth = np.maximum(distances[:, knn], 1e-12)
-    affinity = np.exp(-((distances / bandwidth[:, None]) ** decay))
-    affinity[affinity < 1e-4] = 0.0
-    rows = np.repeat(np.arange(log_data.shape[0]), neighbours.shape[1])
-    kernel = sp.csr_matrix((affinity.ravel(), (rows, neighbours.ravel())))
-    kernel = (kernel + kernel.T) / 2
-    transition = sp.diags(1.0 / np.asarray(kernel.sum(axis=1)).ravel()) @ kernel
-    diffused = log_data
-    for _ in range(t):
-        diffused = transition @ diffused
-    return np.asarray(diffused, dtype=np.float32)

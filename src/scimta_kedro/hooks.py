@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import mlflow
 from kedro.framework.hooks import hook_impl
 
-from scimta_kedro.core.keys import RUN_INFO
+from scimta_kedro import serving, tracking
+from scimta_kedro.core.keys import CONNECTIVITIES
 from scimta_kedro.core.params import check_parameters
 from scimta_kedro.core.run_lock import RunLock, remove_stale_temporary_files
+from scimta_kedro.core.train import encoder_features
 from scimta_kedro.core.validate import InputError
 
 logger = logging.getLogger(__name__)
 
-# uns["scimta"] entries that tag the MLflow run (core/run_info.new_analysis_record).
-IDENTITY_TAGS = ("run_id", "input_path", "input_size_bytes", "input_modified")
 SQLITE_PREFIX = "sqlite:///"
 
 
@@ -57,7 +58,7 @@ def check_tracking_store(path: Path) -> None:
 
 def run_name(parameters: dict, run_params: dict) -> str:
     """``<input stem or "simulated"> · <pipelines>``: ten analyses of ten samples get ten names."""
-    source = Path(parameters.get("input_path") or "").stem or "simulated"
+    source = tracking.input_name(parameters.get("input_path") or "")
     pipelines = ", ".join(run_params.get("pipeline_names") or ["__default__"])
     return f"{source} · {pipelines}"
 
@@ -120,19 +121,19 @@ class RunChecks:
 
     @hook_impl
     def after_node_run(self, node, outputs) -> None:
-        """The analysis identity a run's first node records (``uns["scimta"]``) also tags
-        the MLflow run, so a record names the input and analysis its files came from."""
-        cells = outputs.get("validated_cells")
-        if cells is None or mlflow.active_run() is None:
+        """The MLflow run records what it analysed: the first node's output gives the input
+        dataset and the identity tags (``uns["scimta"]``); later nodes add the cells kept and
+        the clusters found."""
+        if mlflow.active_run() is None:
             return
-        record = cells.uns.get(RUN_INFO, {})
-        mlflow.set_tags(
-            {
-                f"scimta.{name}": str(record[name])
-                for name in IDENTITY_TAGS
-                if record.get(name) not in (None, "")
-            }
-        )
+        if (cells := outputs.get("validated_cells")) is not None:
+            tracking.log_input(cells)
+        if (kept := outputs.get("preprocessed_cells@anndata")) is not None:
+            mlflow.set_tags(
+                {"scimta.n_cells_kept": str(kept.n_obs), "scimta.n_hvgs": str(kept.n_vars)}
+            )
+        if (summary := outputs.get("cluster_summary")) is not None:
+            mlflow.set_tag("scimta.n_clusters", str(len(summary.get("cluster_sizes", {}))))
 
     @hook_impl
     def after_pipeline_run(self, run_params, run_result, pipeline, catalog) -> None:
@@ -146,3 +147,40 @@ class RunChecks:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+class ModelTracking:
+    """The trained model as an MLflow model (``scimta_model``, pyfunc, :mod:`..serving`),
+    with the signature and input example of the run's own cells.
+
+    The encoder input and graph are the training node's inputs; the model is logged once
+    its dataset is saved (Kedro saves outputs after ``after_node_run``).
+    """
+
+    MODEL_DATASET = "scimta_model"
+
+    def __init__(self) -> None:
+        self._encoder_inputs: tuple | None = None
+
+    @hook_impl
+    def after_node_run(self, node, inputs, outputs) -> None:
+        if self.MODEL_DATASET not in outputs or mlflow.active_run() is None:
+            return
+        cells = inputs["preprocessed_cells@counts"]
+        encoder_input = inputs["params:training"].get("encoder_input", "X_pca")
+        self._encoder_inputs = (
+            encoder_features(cells, encoder_input),
+            inputs["cell_graph"].obsp[CONNECTIVITIES],
+        )
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name, data) -> None:
+        if dataset_name != self.MODEL_DATASET or self._encoder_inputs is None:
+            return
+        features, connectivities = self._encoder_inputs
+        self._encoder_inputs = None
+        with tempfile.TemporaryDirectory(prefix="scimta-model-") as folder:
+            path = Path(folder) / "scimta_model.keras"
+            data.save(path)
+            serving.log_model(path, features, connectivities)
+        logger.info("Logged the model to MLflow as scimta_model (mlflow.pyfunc.load_model).")

@@ -6,9 +6,9 @@ locks the project folder before the first node (hooks.py).
 
 from kedro.config import OmegaConfigLoader
 
-from scimta_kedro.hooks import RunChecks
+from scimta_kedro.hooks import ModelTracking, RunChecks
 
-HOOKS = (RunChecks(),)
+HOOKS = (RunChecks(), ModelTracking())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -37,9 +37,10 @@ def _log_normalised(cells, counts):
     return np.log1p(sp.csr_matrix(counts).toarray() * scale)
 
 
-def test_imputed_values_are_finite_non_negative_and_keep_measurements(trained_cells):
+@pytest.mark.parametrize("value", ["mean", "detected"])
+def test_imputed_values_are_finite_non_negative_and_keep_measurements(trained_cells, value):
     cells = trained_cells[0]
-    imputed = _impute(trained_cells)
+    imputed = _impute(trained_cells, value=value)
     observed = _log_normalised(cells, cells.layers[COUNTS_LAYER])
     assert imputed.shape == cells.shape
     assert np.isfinite(imputed).all() and (imputed >= 0).all()
@@ -50,16 +51,35 @@ def test_imputed_values_are_finite_non_negative_and_keep_measurements(trained_ce
 
 def test_expressed_entries_are_closer_to_the_truth_before_dropout(trained_cells):
     cells = trained_cells[0]
-    imputed = _impute(trained_cells)
     observed = _log_normalised(cells, cells.layers[COUNTS_LAYER])
     truth = _log_normalised(cells, cells.layers[PRE_DROPOUT_LAYER])
     expressed = truth > 0
     dropped = expressed & (observed == 0)
     assert dropped.sum() > 1000  # the simulation does drop counts out
     before = pearsonr(observed[expressed], truth[expressed]).statistic
-    after = pearsonr(imputed[expressed], truth[expressed]).statistic
-    assert after > before + 0.05
-    assert np.mean(imputed[dropped] > 0) > 0.5
+    # The default trusts measured counts (a weak prior), so it moves them a little; the
+    # "detected" rule fills the dropouts at full level and gains more on this view.
+    default = _impute(trained_cells)
+    assert pearsonr(default[expressed], truth[expressed]).statistic > before + 0.01
+    assert np.mean(default[dropped] > 0) > 0.5
+    detected = _impute(trained_cells, value="detected")
+    assert pearsonr(detected[expressed], truth[expressed]).statistic > before + 0.05
+
+
+def test_posterior_moves_from_the_count_to_the_model_mean_with_prior_strength(trained_cells):
+    cells = trained_cells[0]
+    observed = _log_normalised(cells, cells.layers[COUNTS_LAYER])
+    model_mean = _impute(trained_cells, value="mean", min_detection_probability=0.0)
+    zeros = observed == 0
+    weak = _impute(trained_cells, prior_strength=1e-6, min_detection_probability=0.0)
+    strong = _impute(trained_cells, prior_strength=1e6, min_detection_probability=0.0)
+    np.testing.assert_allclose(weak[~zeros], observed[~zeros], atol=1e-3)
+    assert weak[zeros].max() < 1e-3
+    # With a dominant prior every entry is the model's mean, the zeros' fill under "mean".
+    np.testing.assert_allclose(strong[zeros], model_mean[zeros], atol=1e-3)
+    default = _impute(trained_cells, min_detection_probability=0.0)
+    assert (weak[zeros] <= default[zeros] + 1e-6).all()
+    assert (default[zeros] <= strong[zeros] + 1e-6).all()
 
 
 def test_detection_threshold_decides_which_zeros_are_biological(trained_cells):
@@ -74,7 +94,7 @@ def test_detection_threshold_decides_which_zeros_are_biological(trained_cells):
 
 
 def test_mean_value_is_below_the_detected_level(trained_cells):
-    detected = _impute(trained_cells, min_detection_probability=0.0)
+    detected = _impute(trained_cells, min_detection_probability=0.0, value="detected")
     mean = _impute(trained_cells, min_detection_probability=0.0, value="mean")
     filled = trained_cells[0].layers[COUNTS_LAYER].toarray() == 0
     assert (mean[filled] <= detected[filled] + 1e-6).all()
@@ -115,7 +135,8 @@ def test_inputs_from_different_runs_are_named(trained_cells):
     [
         ({"value": "median"}, "value must be one of"),
         ({"min_detection_probability": 1.5}, "min_detection_probability must lie in"),
-        ({"smoothing_steps": -1}, "smoothing_steps must be >= 0"),
+        ({"smoothing_steps": -1}, "smoothing_steps must be at least 0"),
+        ({"prior_strength": 0}, "prior_strength must be greater than 0"),
     ],
 )
 def test_bad_parameters_are_named(options, message):

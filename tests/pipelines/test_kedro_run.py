@@ -74,6 +74,17 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
     assert run.data.tags["scimta.run_id"] == summary["run_id"]
     assert run.data.tags["scimta.input_path"] == "simulated"
     assert run.data.tags["mlflow.runName"] == "simulated · __default__"
+    assert run.data.tags["scimta.input_name"] == "simulated"
+    assert run.data.tags["scimta.n_clusters"] == str(len(summary["cluster_sizes"]))
+    assert run.data.tags["scimta.n_cells_kept"] == str(summary["n_cells"])
+    assert run.data.tags["scimta.label_key"] == "cell_type"
+    # The input is the run's MLflow dataset (the run page's "Datasets" box).
+    (dataset_input,) = run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "simulated"
+    assert dataset_input.dataset.digest == run.data.tags["scimta.input_digest"]
+    input_tags = {tag.key: tag.value for tag in dataset_input.tags}
+    assert input_tags["mlflow.data.context"] == "input"
+    assert input_tags["n_cells"] == str(summary["n_cells_input"])
     assert run.data.params["training.latent_dim"] == "8"
     assert run.data.params["graph_construction.n_neighbors"] == "10"
     assert run.data.params["gene_communities.resolution"] == "1.0"
@@ -102,6 +113,34 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
         "results/interpreted_cells.h5ad",
         "results/imputed_cells.h5ad",
     }
+
+
+def test_the_logged_model_reproduces_the_runs_latent(default_run):
+    from scimta_kedro.core.keys import CONNECTIVITIES
+    from scimta_kedro.serving import graph_inputs
+
+    client, runs = _runs(default_run)
+    run_id = runs[0].info.run_id
+    mlflow.set_tracking_uri(f"sqlite:///{default_run / 'mlflow.db'}")
+    try:
+        model = mlflow.pyfunc.load_model(f"runs:/{run_id}/scimta_model")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert set(model.metadata.get_input_schema().input_names()) == {
+        "features",
+        "graph_row",
+        "graph_col",
+        "graph_value",
+    }
+    preprocessed = ad.read_h5ad(default_run / PREPROCESSED)
+    graph = ad.read_h5ad(default_run / "data/03_primary/cell_graph.h5ad")
+    embedded = ad.read_h5ad(default_run / "data/07_model_output/embedded_cells.h5ad")
+    predicted = model.predict(
+        graph_inputs(preprocessed.obsm["X_pca"], graph.obsp[CONNECTIVITIES])
+    )
+    np.testing.assert_allclose(predicted["latent"], embedded.obsm["X_scimta"], atol=1e-4)
+    soft = embedded.obsm["scimta_soft_assignment"]
+    np.testing.assert_array_equal(predicted["cluster"], soft.argmax(axis=1))
 
 
 def test_default_run_without_batch_key_logs_no_batch_metrics(default_run):
@@ -187,6 +226,16 @@ def test_a_bad_parameter_fails_before_the_first_node(tmp_path_factory, parameter
     output = " ".join((result.stdout + result.stderr).split())  # rich wraps long lines
     assert "Invalid parameters" in output and named in output
     # Failing at the training node would have saved the preprocessed cells first.
+    assert not (root / PREPROCESSED).exists()
+
+
+def test_a_mistyped_pipeline_is_refused_with_the_list_of_pipelines(tmp_path_factory):
+    root = make_project_copy(tmp_path_factory.mktemp("mistyped_pipeline"))
+    result = run_kedro(root, "--pipeline", "trainin")
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "No pipeline named 'trainin' (did you mean 'training'?)" in output
+    assert "The pipelines are: batch_correction, clustering, data_processing" in output
     assert not (root / PREPROCESSED).exists()
 
 

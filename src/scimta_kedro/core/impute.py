@@ -4,13 +4,25 @@ For every cell the decoder gives a negative binomial ``NB(mu, theta)`` of each g
 from the cell's latent code averaged over its graph neighbours. Three rules turn that into an
 imputed matrix on the scale of ``layers["log_normalized"]``:
 
-* **Measured values are kept.** A non-zero count is data: imputation only fills zeros.
 * **Biological zeros stay zero.** Where the model gives the gene a detection probability
   ``P(count > 0) = 1 - (theta / (theta + mu)) ** theta`` below ``min_detection_probability``
   in this cell, the zero is taken as real: the gene is not expressed in such cells.
-* **Dropouts get the level the gene shows when detected**, ``E[count | count > 0] =
-  mu / P(count > 0)``, normalised and log-transformed like the data (``value: detected``), or
-  the plain expected count ``mu`` (``value: mean``).
+* **The value** (``value``), normalised and log-transformed like the data:
+
+  - ``posterior``: every entry, measured ones too, gets the posterior mean of the cell's
+    expression given its count ``x``. The negative binomial is a Poisson whose rate is
+    Gamma(theta, theta / mu), so the rate given ``x`` is Gamma(theta + x, theta / mu + 1),
+    with mean ``(theta + x) * mu / (theta + mu)``: the count shrunk towards the model's mean,
+    the more so the lower the gene's dispersion says its noise is. A zero gets
+    ``theta * mu / (theta + mu)``, below ``mu``. ``prior_strength`` scales ``theta`` in this
+    formula, the weight of the model's mean in pseudo-counts: 1 is the decoder's own prior,
+    smaller values trust the measured count more.
+  - ``mean``: measured counts are kept, zeros get ``mu``.
+  - ``detected``: measured counts are kept, zeros get the level the gene shows when
+    detected, ``E[count | count > 0] = mu / P(count > 0)``.
+
+  The imputation benchmark scores all three by molecular cross-validation
+  (:mod:`.molecular_cv`); docs/method.md gives the measured reason for the default.
 
 With a ZINB decoder only its negative binomial part is used. (We tried the ZINB's own
 dropout posterior first: on the simulation the decoder learns almost no zero inflation, since
@@ -28,10 +40,11 @@ from tqdm.auto import tqdm
 
 from .graphs import row_normalize
 from .validate import InputError
+from .value_checks import check_ranges
 
 logger = logging.getLogger(__name__)
 
-_VALUES = ("detected", "mean")
+_VALUES = ("posterior", "mean", "detected")
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,11 @@ class ImputationConfig:
         Zeros of genes whose modelled detection probability in the cell is below this stay
         zero (biological).
     value
-        ``"detected"``: ``E[count | count > 0]``; ``"mean"``: ``E[count]``.
+        ``"posterior"``: every entry gets ``E[rate | count]``; ``"mean"``: zeros get
+        ``E[count]``; ``"detected"``: zeros get ``E[count | count > 0]`` (module docstring).
+    prior_strength
+        Multiplier of the dispersion ``theta`` in the ``"posterior"`` rule: the weight of the
+        model's mean against the measured count (1: the decoder's own prior).
     smoothing_steps
         Times the latent codes are averaged over the cell graph before decoding (0: none).
     batch_size
@@ -52,20 +69,19 @@ class ImputationConfig:
     """
 
     min_detection_probability: float = 0.01
-    value: str = "detected"
+    value: str = "posterior"
+    prior_strength: float = 0.03
     smoothing_steps: int = 1
     batch_size: int = 4096
 
     def __post_init__(self) -> None:
-        if self.value not in _VALUES:
-            raise ValueError(f"value must be one of {_VALUES}, got '{self.value}'.")
-        if not 0.0 <= self.min_detection_probability <= 1.0:
-            raise ValueError(
-                "min_detection_probability must lie in [0, 1], got "
-                f"{self.min_detection_probability}."
-            )
-        if self.smoothing_steps < 0:
-            raise ValueError(f"smoothing_steps must be >= 0, got {self.smoothing_steps}.")
+        check_ranges(
+            self,
+            between={"min_detection_probability": (0, 1)},
+            above={"prior_strength": 0},
+            at_least={"smoothing_steps": 0, "batch_size": 1},
+            choices={"value": _VALUES},
+        )
 
 
 def smooth_over_graph(latent: np.ndarray, connectivities: sp.spmatrix, steps: int) -> np.ndarray:
@@ -79,6 +95,21 @@ def smooth_over_graph(latent: np.ndarray, connectivities: sp.spmatrix, steps: in
 def nb_zero_probability(mean: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
     """``P(count = 0)`` under ``NB(mean, theta=dispersion)``, elementwise."""
     return np.exp(dispersion * (np.log(dispersion) - np.log(dispersion + mean)))
+
+
+def _imputed_level(
+    config: ImputationConfig,
+    observed: np.ndarray,
+    mean: np.ndarray,
+    dispersion: np.ndarray,
+    detection: np.ndarray,
+) -> np.ndarray:
+    """Counts at the cell's library size that each entry gets under the ``value`` rule."""
+    if config.value == "posterior":
+        prior = config.prior_strength * dispersion
+        return (prior + observed) * mean / (prior + mean)
+    fill = mean / np.maximum(detection, 1e-12) if config.value == "detected" else mean
+    return np.where(observed > 0, observed, fill)
 
 
 def _check_inputs(model, latent, counts, total_counts, connectivities) -> None:
@@ -136,8 +167,8 @@ def impute_counts(
 
     Returns
     -------
-    ``log1p(target_sum * value / total_counts)`` with measured non-zeros unchanged and
-    biological zeros left out of the sparse structure.
+    ``log1p(target_sum * value / total_counts)``, biological zeros left out of the sparse
+    structure; measured non-zeros are unchanged unless ``value`` is ``"posterior"``.
 
     Memory: ``batch_size x n_genes`` dense floats at a time; the result stores the non-zeros
     only (measured values plus filled dropouts), at most ``n_cells x n_genes`` of them.
@@ -164,15 +195,12 @@ def impute_counts(
         mean = np.asarray(parameters["mean"], dtype=np.float64)
         dispersion = np.asarray(parameters["dispersion"], dtype=np.float64)
         detection = 1.0 - nb_zero_probability(mean, dispersion)
-        level = mean / np.maximum(detection, 1e-12) if config.value == "detected" else mean
-        imputed = np.log1p(level * scale[start:stop]).astype(np.float32)
-        imputed[detection < config.min_detection_probability] = 0.0
         observed = counts[start:stop].toarray()
         measured = observed > 0
+        level = _imputed_level(config, observed, mean, dispersion, detection)
+        imputed = np.log1p(level * scale[start:stop]).astype(np.float32)
+        imputed[(detection < config.min_detection_probability) & ~measured] = 0.0
         filled += int(np.count_nonzero(imputed[~measured]))
-        imputed[measured] = np.log1p(
-            observed[measured] * np.broadcast_to(scale[start:stop], observed.shape)[measured]
-        )
         blocks.append(sp.csr_matrix(imputed))
     result = sp.vstack(blocks, format="csr")
     zeros = counts.shape[0] * counts.shape[1] - counts.nnz
