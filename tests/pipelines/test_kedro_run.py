@@ -135,9 +135,7 @@ def test_the_logged_model_reproduces_the_runs_latent(default_run):
     preprocessed = ad.read_h5ad(default_run / PREPROCESSED)
     graph = ad.read_h5ad(default_run / "data/03_primary/cell_graph.h5ad")
     embedded = ad.read_h5ad(default_run / "data/07_model_output/embedded_cells.h5ad")
-    predicted = model.predict(
-        graph_inputs(preprocessed.obsm["X_pca"], graph.obsp[CONNECTIVITIES])
-    )
+    predicted = model.predict(graph_inputs(preprocessed.obsm["X_pca"], graph.obsp[CONNECTIVITIES]))
     np.testing.assert_allclose(predicted["latent"], embedded.obsm["X_scimta"], atol=1e-4)
     soft = embedded.obsm["scimta_soft_assignment"]
     np.testing.assert_array_equal(predicted["cluster"], soft.argmax(axis=1))
