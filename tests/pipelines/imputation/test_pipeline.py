@@ -1,4 +1,4 @@
-"""imputation as a Kedro slice: dropouts filled, raw counts and measured values kept."""
+"""imputation as a Kedro slice: dropouts filled, raw counts kept, measured values near."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ def test_imputation_fills_dropouts_and_keeps_raw_counts(tiny_run):
     values = imputed.layers[keys.IMPUTED]
     assert np.isfinite(values.data).all() and (values.data >= 0).all()
     assert values.nnz > counts.nnz
-    # Measured counts keep their observed log-normalised value.
+    # The default posterior trusts measured counts (prior_strength 0.03): they move little.
     observed = imputed.X.toarray()
     measured = counts.toarray() > 0
-    np.testing.assert_allclose(values.toarray()[measured], observed[measured], rtol=1e-5)
+    assert np.corrcoef(values.toarray()[measured], observed[measured])[0, 1] > 0.95
     metrics = outputs["imputation_metrics"]
     assert 0 < metrics["filled_zero_fraction"]["value"] <= 1
     assert imputed.uns[keys.IMPUTED]["params"]["min_detection_probability"] == 0.01
+    assert imputed.uns[keys.IMPUTED]["params"]["value"] == "posterior"
