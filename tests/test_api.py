@@ -36,7 +36,7 @@ def test_each_step_writes_its_slots_and_records_its_parameters(analysed):
     assert cells.uns[keys.FIT]["params"]["latent_dim"] == FAST["latent_dim"]
     assert cells.uns[keys.CLUSTER]["params"]["soft_assignment_key"] == keys.SOFT_ASSIGNMENT
     assert cells.uns[keys.GENE_COMMUNITY]["params"]["fdr"] == 0.05
-    assert cells.uns[keys.IMPUTED]["params"]["value"] == "detected"
+    assert cells.uns[keys.IMPUTED]["params"]["value"] == "posterior"
     assert cells.obsm[keys.LATENT].shape == (cells.n_obs, FAST["latent_dim"])
     assert cells.obsp[keys.CONNECTIVITIES].shape == (cells.n_obs, cells.n_obs)
     assert cells.varp[f"{keys.GENE_GRAPH_PREFIX}_connectivities"].shape == (200, 200)
