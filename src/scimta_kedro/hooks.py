@@ -18,7 +18,7 @@ from kedro.framework.hooks import hook_impl
 
 from scimta_kedro import serving, tracking
 from scimta_kedro.core.keys import CONNECTIVITIES
-from scimta_kedro.core.params import check_parameters
+from scimta_kedro.core.params import check_parameters, section_config
 from scimta_kedro.core.run_lock import RunLock, remove_stale_temporary_files
 from scimta_kedro.core.train import encoder_features
 from scimta_kedro.core.validate import InputError
@@ -167,7 +167,7 @@ class ModelTracking:
         if self.MODEL_DATASET not in outputs or mlflow.active_run() is None:
             return
         cells = inputs["preprocessed_cells@counts"]
-        encoder_input = inputs["params:training"].get("encoder_input", "X_pca")
+        encoder_input = section_config("training", inputs["params:training"]).encoder_input
         self._encoder_inputs = (
             encoder_features(cells, encoder_input),
             inputs["cell_graph"].obsp[CONNECTIVITIES],
