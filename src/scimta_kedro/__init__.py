@@ -11,12 +11,10 @@ The method on an AnnData, without Kedro::
     st.tl.cluster(cells)  # obs["scimta_cluster"]
 """
 
-import os
+from .startup import import_tensorflow_quietly, quiet_upstream_warnings
 
-# Before TensorFlow is first imported (by pp and tl): its C++ INFO and WARNING notices would
-# otherwise fill every run and notebook; a user's own setting wins. (The two lines TensorFlow
-# writes before its logging starts, oneDNN's notice among them, ignore this setting.)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import_tensorflow_quietly()
+quiet_upstream_warnings()
 
 from . import pp, tl  # noqa: E402
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import mlflow
@@ -22,6 +24,7 @@ from scimta_kedro.core.params import check_parameters, section_config
 from scimta_kedro.core.run_lock import RunLock, remove_stale_temporary_files
 from scimta_kedro.core.train import encoder_features
 from scimta_kedro.core.validate import InputError
+from scimta_kedro.run_metrics import MemoryPeak
 
 logger = logging.getLogger(__name__)
 
@@ -184,3 +187,119 @@ class ModelTracking:
             data.save(path)
             serving.log_model(path, features, connectivities)
         logger.info("Logged the model to MLflow as scimta_model (mlflow.pyfunc.load_model).")
+
+
+GIB = 1024**3
+
+
+def stage_of(node) -> str:
+    """The project stage (pipeline folder) a node's function belongs to."""
+    module = getattr(node.func, "__module__", "") or ""
+    parts = module.split(".")
+    if len(parts) > 2 and parts[1] == "pipelines":
+        return parts[2]
+    return "other"
+
+
+class StageCosts:
+    """Each stage's wall time and peak resident memory as MLflow metrics
+    (``time/<stage>_s``, ``memory/<stage>_peak_rss_gib``; ``time/total_s``), logged when the
+    run ends so that runs can be compared on cost.
+
+    A stage's time runs from the start of each of its nodes to the start of the next node
+    (its outputs' saving included); a stage whose nodes are interleaved with another's sums
+    its parts. Memory is sampled every 0.2 s (:class:`~scimta_kedro.run_metrics.MemoryPeak`).
+    """
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = {}
+        self._peaks: dict[str, int] = {}
+        self._stage: str | None = None
+        self._mark = 0.0
+        self._started = 0.0
+        self._memory: MemoryPeak | None = None
+
+    @hook_impl
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        self._seconds, self._peaks, self._stage = {}, {}, None
+        self._started = self._mark = time.perf_counter()
+        self._memory = MemoryPeak()
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        self._close_interval()
+        self._stage = stage_of(node)
+
+    def _close_interval(self) -> None:
+        """Charge the time and memory peak since the last mark to the current stage (the
+        first node's stage gets the time before it: reading its inputs)."""
+        if self._memory is None or self._stage is None:
+            return
+        now = time.perf_counter()
+        peak = self._memory.reset()
+        stage = self._stage
+        self._seconds[stage] = self._seconds.get(stage, 0.0) + now - self._mark
+        self._peaks[stage] = max(self._peaks.get(stage, 0), peak)
+        self._mark = now
+
+    @hook_impl(tryfirst=True)
+    def after_pipeline_run(self, run_params, run_result, pipeline, catalog) -> None:
+        """Before kedro-mlflow ends the MLflow run (``tryfirst``)."""
+        if self._memory is None:
+            return
+        self._close_interval()
+        self._memory.stop()
+        self._memory = None
+        total = time.perf_counter() - self._started
+        summary = ", ".join(
+            f"{stage} {seconds:.0f} s ({self._peaks[stage] / GIB:.2f} GiB)"
+            for stage, seconds in self._seconds.items()
+        )
+        logger.info("Stage costs: %s; total %.0f s.", summary, total)
+        if mlflow.active_run() is None:
+            return
+        metrics = {f"time/{stage}_s": seconds for stage, seconds in self._seconds.items()}
+        metrics.update(
+            {f"memory/{stage}_peak_rss_gib": peak / GIB for stage, peak in self._peaks.items()}
+        )
+        metrics["time/total_s"] = total
+        mlflow.log_metrics(metrics)
+        run = mlflow.active_run()
+        logger.info(
+            "Results in data/07_model_output and data/08_reporting; MLflow run %s "
+            "(mlflow ui --backend-store-uri sqlite:///mlflow.db).",
+            run.info.run_id,
+        )
+
+    @hook_impl
+    def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
+        if self._memory is not None:
+            self._memory.stop()
+            self._memory = None
+
+
+# Rich wraps log lines at 80 columns when it writes to a file or pipe; log files are read
+# wider.
+UNWRAPPED_COLUMNS = "160"
+
+
+def unwrap_logs_in_files() -> None:
+    """Stop rich wrapping log lines at 80 columns when output is not a terminal (a log
+    file, CI); called when ``settings.py`` is imported, before the first run line."""
+    if not sys.stderr.isatty() and "ipykernel" not in sys.modules:
+        os.environ.setdefault("COLUMNS", UNWRAPPED_COLUMNS)
+
+
+class QuietLogs:
+    """Logs that say what matters (conf/logging.yml sets the levels): kedro's per-dataset
+    lines come back with ``kedro run --verbose``, and MLflow's own INFO lines (store
+    migrations) are kept at WARNING, since MLflow sets its logger's level when imported."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context) -> None:
+        from kedro.framework.cli.utils import KedroCliError
+
+        if KedroCliError.VERBOSE_ERROR:
+            logging.getLogger("kedro.io").setLevel(logging.INFO)
+        if logging.getLogger("mlflow").getEffectiveLevel() < logging.WARNING:
+            logging.getLogger("mlflow").setLevel(logging.WARNING)

@@ -18,6 +18,7 @@ size).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -37,6 +38,14 @@ def graph_inputs(features, connectivities) -> dict[str, np.ndarray]:
         "graph_col": graph.col.astype(np.int64),
         "graph_value": graph.data.astype(np.float32),
     }
+
+
+# MLflow asks every PythonModel for type hints on predict to validate its input; it takes
+# only list[...] hints (one instance per element), and ours is one dict of arrays, checked by
+# the signature logged from the run's own cells instead.
+warnings.filterwarnings(
+    "ignore", message=".*Add type hints to the `predict` method", category=UserWarning
+)
 
 
 class ScimtaModel(mlflow.pyfunc.PythonModel):
@@ -90,14 +99,14 @@ def log_model(keras_path: Path, features, connectivities) -> None:
     class _Context:  # predict on the example to infer the output schema
         artifacts = {KERAS_ARTIFACT: str(keras_path)}
 
-    # A loaded instance infers the signature; a fresh one is logged (it is pickled, and must
-    # not carry the Keras model: the artifact does).
+    # A loaded instance infers the signature; the model is logged as code
+    # (serving_model.py), its weights as the artifact.
     loaded = ScimtaModel()
     loaded.load_context(_Context())
     signature = infer_signature(example, loaded.predict(None, example))
     mlflow.pyfunc.log_model(
         name="scimta_model",
-        python_model=ScimtaModel(),
+        python_model=str(Path(__file__).with_name("serving_model.py")),
         artifacts={KERAS_ARTIFACT: str(keras_path)},
         signature=signature,
         input_example=example,

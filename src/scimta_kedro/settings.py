@@ -1,14 +1,23 @@
 """Kedro project settings.
 
-kedro-mlflow registers its hooks through its entry point; ours checks the parameters and
-locks the project folder before the first node (hooks.py).
+kedro-mlflow registers its hooks through its entry point; ours quiet the logs, check the
+parameters and lock the project folder before the first node, log the model, and record each
+stage's cost (hooks.py).
 """
 
 from kedro.config import OmegaConfigLoader
 
-from scimta_kedro.hooks import ModelTracking, RunChecks
+from scimta_kedro.hooks import (
+    ModelTracking,
+    QuietLogs,
+    RunChecks,
+    StageCosts,
+    unwrap_logs_in_files,
+)
 
-HOOKS = (RunChecks(), ModelTracking())
+unwrap_logs_in_files()
+
+HOOKS = (QuietLogs(), RunChecks(), ModelTracking(), StageCosts())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

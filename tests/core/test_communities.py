@@ -84,6 +84,24 @@ def test_table_is_tidy_and_adjusted_pvalues_are_benjamini_hochberg(preprocessed,
     )
 
 
+def test_a_significant_but_small_effect_does_not_characterise_a_cluster():
+    # 4000 cells: a shift of 0.15 z is significant, but below the 0.25 z floor.
+    rng = np.random.default_rng(0)
+    clusters = np.array(["a"] * 2000 + ["b"] * 2000)
+    scores = rng.normal(size=(4000, 2)).astype(np.float32)
+    scores[:2000, 0] += 0.15
+    scores[:2000, 1] += 1.0
+    table = communities.link_communities_to_clusters(scores, clusters, np.array([5, 5]))
+    small = table[(table["cluster"] == "a") & (table["community"] == 0)].iloc[0]
+    assert small["pvalue_adjusted"] < 0.01 and 0.1 < small["effect"] < 0.25
+    top_genes = {0: ["g0"], 1: ["g1"]}
+    with_floor = communities.characterise_clusters(table, top_genes, fdr=0.05, min_effect=0.25)
+    assert [entry["community"] for entry in with_floor["a"]] == [1]
+    without = communities.characterise_clusters(table, top_genes, fdr=0.05, min_effect=0.0)
+    assert [entry["community"] for entry in without["a"]] == [1, 0]
+    assert with_floor["b"] == without["b"] == []
+
+
 def test_community_scores_are_mean_expression_and_sparse_input_agrees():
     expression = np.array([[1.0, 3.0, 0.0], [2.0, 0.0, 5.0]], dtype=np.float32)
     labels = np.array([0, 0, 1])

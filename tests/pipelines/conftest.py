@@ -61,7 +61,11 @@ def run_kedro(root: Path, *arguments: str) -> subprocess.CompletedProcess:
     Each run is its own process, as on the command line (kedro-mlflow keeps per-process
     state, so several sessions in one process would share an MLflow run).
     """
-    environment = {**os.environ, "DO_NOT_TRACK": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # Without the Makefile's TF_CPP_MIN_LOG_LEVEL: the project must quiet TensorFlow itself.
+    environment = {
+        **{name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"},
+        "DO_NOT_TRACK": "1",
+    }
     return subprocess.run(
         [KEDRO, "run", *arguments],
         cwd=root,

@@ -13,7 +13,7 @@ import yaml
 
 from scimta_kedro.core.simulate import SimulationConfig, simulate_counts
 
-from ..notebooks import executed_notebook_text
+from ..notebooks import executed_notebook, image_cells, printed_text
 from .conftest import PROJECT_ROOT, assert_succeeded, make_project_copy, run_kedro
 
 pytestmark = pytest.mark.slow
@@ -42,9 +42,27 @@ def _artifact_paths(client, run_id, folder=None):
 
 
 @pytest.fixture(scope="module")
-def default_run(tiny_project):
-    assert_succeeded(run_kedro(tiny_project))
+def default_run_output(tiny_project):
+    result = run_kedro(tiny_project)
+    assert_succeeded(result)
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def default_run(tiny_project, default_run_output):
     return tiny_project
+
+
+def test_a_run_logs_what_each_stage_found_and_no_library_noise(default_run_output):
+    # TensorFlow's start-up notices, kedro's per-dataset lines: absent without --verbose.
+    for noise in ("oneDNN", "absl::InitializeLog", "cpu_feature_guard", "Loading data from"):
+        assert noise not in default_run_output
+    for stage in ("data_processing", "graph_construction", "training", "clustering"):
+        assert f"{stage}: " in default_run_output
+    assert "gene_communities: " in default_run_output and "imputation: " in default_run_output
+    assert "Stage costs: " in default_run_output and "MLflow run " in default_run_output
+    # Not wrapped at 80 columns although the output is a pipe.
+    assert max(len(line) for line in default_run_output.splitlines()) > 100
 
 
 def test_default_run_writes_clustered_cells_and_summary(default_run):
@@ -88,8 +106,14 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
     assert run.data.params["training.latent_dim"] == "8"
     assert run.data.params["graph_construction.n_neighbors"] == "10"
     assert run.data.params["gene_communities.resolution"] == "1.0"
-    history = client.get_metric_history(run.info.run_id, "training_history.pretrain_total_loss")
+    # Losses streamed live, grouped by phase; each stage's cost.
+    history = client.get_metric_history(run.info.run_id, "pretrain/total_loss")
     assert [metric.step for metric in history] == list(range(12))
+    stages = {"data_processing", "graph_construction", "training", "clustering"}
+    assert {f"time/{stage}_s" for stage in stages} <= set(run.data.metrics)
+    assert {f"memory/{stage}_peak_rss_gib" for stage in stages} <= set(run.data.metrics)
+    assert 0 < run.data.metrics["memory/training_peak_rss_gib"] < 24
+    assert run.data.metrics["time/total_s"] >= run.data.metrics["time/training_s"] > 0
     assert {"clustering_metrics.ari", "clustering_metrics.silhouette"} <= set(run.data.metrics)
     assert run.data.metrics["gene_communities_metrics.programme_gene_ari"] > 0.9
     assert run.data.metrics["imputation_metrics.dropout_recovered_fraction"] > 0.3
@@ -109,6 +133,7 @@ def test_mlflow_run_has_parameters_loss_history_metrics_and_artifacts(default_ru
         "reports/gene_communities.csv",
         "reports/community_cluster_scores.csv",
         "reports/gene_communities_summary.json",
+        "reports/training_history.json",
         "results/clustered_cells.h5ad",
         "results/interpreted_cells.h5ad",
         "results/imputed_cells.h5ad",
@@ -297,9 +322,17 @@ def test_large_data_path_runs_the_whole_analysis(tmp_path_factory):
 
 def test_walkthrough_notebook_runs_top_to_bottom_on_the_finished_run(default_run):
     (default_run / "notebooks").mkdir(exist_ok=True)
-    printed = executed_notebook_text(
+    notebook = executed_notebook(
         PROJECT_ROOT / "notebooks" / "walkthrough.ipynb", default_run / "notebooks"
     )
+    printed = printed_text(notebook)
+    # Every figure cell shows its figure: UMAP, loss curves, heatmap, community UMAPs,
+    # dot plot, imputed gene.
+    assert image_cells(notebook) >= 6
+    # The first cell (the kedro extension) prints no TensorFlow or per-dataset noise.
+    first = json.dumps(notebook.cells[1].outputs)  # streams and rich's display outputs
+    for noise in ("oneDNN", "absl", "Replacing dataset", "Loading data from"):
+        assert noise not in first
     ari_line = "gene-level ARI of the communities against the planted programmes: "
     assert float(printed.split(ari_line)[1].split()[0]) > 0.9
     assert "cluster 0: GC" in printed

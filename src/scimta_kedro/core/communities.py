@@ -44,6 +44,16 @@ class CommunityConfig:
         ``var`` column with gene symbols when ``var_names`` are IDs; ``None``: ``var_names``.
     dotplot_genes_per_community
         Genes of each community shown in the dot plot.
+    min_effect
+        Smallest ``effect`` (community score in the cluster minus elsewhere, z units) that
+        characterises a cluster, besides the adjusted p-value: with thousands of cells a
+        shift of a few hundredths of a standard deviation is significant, and a cluster that
+        differs only in depth shifts every community a little.
+    depth_flag_ratio, depth_flag_shift
+        A cluster whose median library size is ``depth_flag_ratio`` times that of the other
+        cells (or that many times smaller) and whose median community effect moves the same
+        way by ``depth_flag_shift`` z is flagged as possibly technical
+        (:mod:`~scimta_kedro.core.cluster_qc`).
     """
 
     resolution: float = 1.0
@@ -51,12 +61,20 @@ class CommunityConfig:
     fdr: float = 0.05
     gene_symbols_key: str | None = None
     dotplot_genes_per_community: int = 5
+    min_effect: float = 0.25
+    depth_flag_ratio: float = 2.0
+    depth_flag_shift: float = 0.15
 
     def __post_init__(self) -> None:
         check_ranges(
             self,
-            at_least={"n_top_genes": 1, "dotplot_genes_per_community": 1},
-            above={"resolution": 0},
+            at_least={
+                "n_top_genes": 1,
+                "dotplot_genes_per_community": 1,
+                "min_effect": 0,
+                "depth_flag_shift": 0,
+            },
+            above={"resolution": 0, "depth_flag_ratio": 1},
             within={"fdr": (0, 1)},
         )
 
@@ -274,14 +292,25 @@ def _rank_sum_tests(holder: ad.AnnData, groups: list[str]) -> dict[tuple[str, st
     }
 
 
+def enriched_pairs(table: pd.DataFrame, fdr: float, min_effect: float) -> pd.Series:
+    """Which rows of the cluster x community table characterise their cluster: adjusted
+    p < ``fdr`` and an effect above zero and at least ``min_effect``."""
+    return (
+        (table["pvalue_adjusted"] < fdr) & (table["effect"] > 0) & (table["effect"] >= min_effect)
+    )
+
+
 def characterise_clusters(
-    table: pd.DataFrame, top_genes: dict[int, list[str]], fdr: float
+    table: pd.DataFrame,
+    top_genes: dict[int, list[str]],
+    fdr: float,
+    min_effect: float = CommunityConfig.min_effect,
 ) -> dict[str, list[dict]]:
-    """Per cluster, the communities significantly higher in it (adjusted p < ``fdr``, effect
-    > 0), strongest first, each with its effect, adjusted p-value and top genes."""
+    """Per cluster, the communities that characterise it (:func:`enriched_pairs`),
+    strongest first, each with its effect, adjusted p-value and top genes."""
     characterisation: dict[str, list[dict]] = {}
     for cluster, rows in table.groupby("cluster", sort=False, observed=True):
-        enriched = rows[(rows["effect"] > 0) & (rows["pvalue_adjusted"] < fdr)]
+        enriched = rows[enriched_pairs(rows, fdr, min_effect)]
         characterisation[str(cluster)] = [
             {
                 "community": int(row.community),

@@ -7,7 +7,7 @@
 are a few lines over these functions.
 """
 
-from ._cluster import cluster, umap
+from ._cluster import cluster, cluster_qc, umap
 from ._communities import gene_communities, link_communities, write_gene_communities
 from ._fit import fit
 from ._graph import cell_graph, gene_graph
@@ -16,6 +16,7 @@ from ._impute import impute
 __all__ = [
     "cell_graph",
     "cluster",
+    "cluster_qc",
     "fit",
     "gene_communities",
     "gene_graph",

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..core import keys
 from ..core.cluster import ClusteringConfig, relabel_by_size, umap_of_embedding
+from ..core.cluster_qc import cluster_quality
 from ..core.errors import InputError
 
 
@@ -30,6 +31,17 @@ def cluster(
     categories = [str(label) for label in range(labels.max() + 1)]
     adata.obs[key_added] = pd.Categorical(labels.astype(str), categories=categories)
     adata.uns[key_added] = {"params": {"soft_assignment_key": soft_assignment_key}}
+
+
+def cluster_qc(adata: ad.AnnData, *, cluster_key: str = keys.CLUSTER) -> pd.DataFrame:
+    """``uns["scimta_cluster_qc"]``: per cluster, cells, median library size and genes per
+    cell, and its depth against the other cells'
+    (:func:`~scimta_kedro.core.cluster_qc.cluster_quality`). Returns the table."""
+    if cluster_key not in adata.obs:
+        raise InputError(f"obs['{cluster_key}'] is missing: run st.tl.cluster first.")
+    table = cluster_quality(adata.obs, adata.obs[cluster_key])
+    adata.uns[keys.CLUSTER_QC] = table
+    return table
 
 
 def umap(

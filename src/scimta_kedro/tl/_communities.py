@@ -91,7 +91,8 @@ def link_communities(
     cell's community scores (means of ``X`` over each community's genes) to
     ``obsm["scimta_community_scores"]``. Returns the cluster x community table (effect,
     Wilcoxon z, p-values, Benjamini-Hochberg adjusted) and, per cluster, the communities
-    significantly higher in it (adjusted p < ``fdr``) with their top genes.
+    significantly and clearly higher in it (adjusted p < ``fdr``, effect at least
+    ``min_effect``) with their top genes.
     """
     if keys.GENE_COMMUNITY not in adata.var:
         raise InputError("no gene communities in var: run st.tl.gene_communities first.")
@@ -104,6 +105,8 @@ def link_communities(
     )
     record = adata.uns[keys.GENE_COMMUNITY]
     top_genes = {int(community): list(genes) for community, genes in record["top_genes"].items()}
-    fdr = recorded_params(adata, keys.GENE_COMMUNITY).get("fdr", CommunityConfig.fdr)
+    recorded = recorded_params(adata, keys.GENE_COMMUNITY)
+    fdr = recorded.get("fdr", CommunityConfig.fdr)
+    min_effect = recorded.get("min_effect", CommunityConfig.min_effect)
     adata.obsm[keys.COMMUNITY_SCORES] = scores
-    return table, communities.characterise_clusters(table, top_genes, fdr)
+    return table, communities.characterise_clusters(table, top_genes, fdr, min_effect)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anndata as ad
@@ -18,6 +19,8 @@ from scimta_kedro.core.plots import umap_figure
 from scimta_kedro.core.run_info import recorded_column
 from scimta_kedro.core.validate import check_same_cells
 
+logger = logging.getLogger(__name__)
+
 
 def assign_clusters(
     preprocessed_cells: ad.AnnData,
@@ -33,6 +36,7 @@ def assign_clusters(
         clustered.obsm[key] = embedded_cells.obsm[key]
     clustered.obs[keys.INITIAL_CLUSTER] = embedded_cells.obs[keys.INITIAL_CLUSTER].to_numpy()
     tl.cluster(clustered)
+    tl.cluster_qc(clustered)
     tl.umap(clustered, config, random_state=random_state)
     return clustered
 
@@ -71,6 +75,26 @@ def evaluate_clusters(
         "cluster_sizes": {str(name): int(size) for name, size in sizes.items()},
         **{name: (None if np.isnan(value) else value) for name, value in scores.items()},
     }
+    quality = clustered_cells.uns.get(keys.CLUSTER_QC)
+    if quality is not None:
+        # Depth and genes per cell of each cluster; gene_communities flags the clusters
+        # that differ mainly in depth (core/cluster_qc.py).
+        summary["cluster_qc"] = {
+            str(row.cluster): {
+                "n_cells": int(row.n_cells),
+                "median_total_counts": float(row.median_total_counts),
+                "median_genes": None if np.isnan(row.median_genes) else float(row.median_genes),
+                "depth_ratio": round(float(row.depth_ratio), 3),
+            }
+            for row in quality.itertuples()
+        }
+    logger.info(
+        "clustering: %d clusters (sizes %s), silhouette %.3f%s.",
+        len(sizes),
+        sizes.sort_values(ascending=False).tolist(),
+        scores.get("silhouette", float("nan")),
+        f", ARI {scores['ari']:.3f} against '{label_key}'" if "ari" in scores else "",
+    )
     metrics = {name: {"value": value, "step": 0} for name, value in scores.items()}
     return metrics, summary
 

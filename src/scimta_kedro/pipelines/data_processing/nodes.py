@@ -74,4 +74,12 @@ def preprocess_cells(
     Data read backed (larger than ``in_memory_max_nonzeros``) are processed in row chunks.
     """
     config = section_config("data_processing", options, random_state)
-    return pp.preprocess(validated_cells, config.preprocessing)
+    preprocessed = pp.preprocess(validated_cells, config.preprocessing)
+    logger.info(
+        "data_processing: %d cells x %d genes in; %d cells kept, %d highly variable genes.",
+        validated_cells.n_obs,
+        validated_cells.n_vars,
+        preprocessed.n_obs,
+        preprocessed.n_vars,
+    )
+    return preprocessed

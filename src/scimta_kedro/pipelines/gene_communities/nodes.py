@@ -14,6 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from scimta_kedro import tl
 from scimta_kedro.core import communities, keys
 from scimta_kedro.core.annotated import shallow_copy
+from scimta_kedro.core.cluster_qc import depth_artefacts, depth_warning
 from scimta_kedro.core.params import section_config
 from scimta_kedro.core.plots import community_heatmap, top_genes_dotplot
 from scimta_kedro.core.simulate import NO_PROGRAMME, PROGRAMME_KEY
@@ -60,17 +61,45 @@ def link_communities_to_clusters(
     interpreted.X = interpreted.layers.pop(keys.LOG_LAYER)
     labels = interpreted.var[keys.GENE_COMMUNITY].astype(int).to_numpy()
     top_genes = interpreted.uns[keys.GENE_COMMUNITY]["top_genes"]
+    quality = clustered_cells.uns.get(keys.CLUSTER_QC)
+    flagged = (
+        []
+        if quality is None
+        else list(
+            depth_artefacts(
+                quality, table, config.depth_flag_ratio, config.depth_flag_shift
+            ).itertuples()
+        )
+    )
+    for row in flagged:
+        logger.warning("%s", depth_warning(row))
     summary = {
         "fdr": config.fdr,
+        "min_effect": config.min_effect,
         "n_gene_communities": int(labels.max() + 1),
         "community_sizes": {str(c): int(n) for c, n in enumerate(np.bincount(labels))},
         "top_genes": top_genes,
         "clusters": characterisation,
+        # Clusters whose depth differs from the rest: their communities may be technical.
+        "depth_flagged_clusters": {str(row.cluster): depth_warning(row) for row in flagged},
+        "depth_ratios": {str(row.cluster): float(row.depth_ratio) for row in flagged},
     }
+    n_enriched = sum(len(enriched) for enriched in characterisation.values())
     metrics = {
         "n_gene_communities": int(labels.max() + 1),
-        "n_enriched_pairs": sum(len(enriched) for enriched in characterisation.values()),
+        "n_enriched_pairs": n_enriched,
+        "n_depth_flagged_clusters": len(flagged),
     }
+    logger.info(
+        "gene_communities: %d communities, %d (cluster, community) pairs enriched "
+        "(adjusted p < %s, effect >= %s z); %d of %d clusters characterised.",
+        int(labels.max() + 1),
+        n_enriched,
+        config.fdr,
+        config.min_effect,
+        sum(1 for enriched in characterisation.values() if enriched),
+        len(characterisation),
+    )
     if PROGRAMME_KEY in clustered_cells.var:
         # Simulated data know their planted programmes: report how well they were recovered.
         planted = clustered_cells.var[PROGRAMME_KEY].astype(str).to_numpy()
@@ -86,20 +115,28 @@ def link_communities_to_clusters(
     )
 
 
-def _community_label(community: int, top_genes: dict[int, list[str]], n_genes: int = 3) -> str:
-    return f"GC{community} ({', '.join(top_genes[community][:n_genes])})"
+def _community_label(community: int, top_genes: dict[int, list[str]], n_genes: int = 2) -> str:
+    return f"GC{community} {', '.join(top_genes[community][:n_genes])}"
 
 
 def plot_community_heatmap(
     community_cluster_scores: pd.DataFrame,
     gene_communities: pd.DataFrame,
+    gene_communities_summary: dict[str, Any],
     options: dict[str, Any],
 ) -> Figure:
-    """Clusters x communities heatmap, communities named by their top genes."""
+    """Clusters x communities heatmap, communities named by their top genes and ordered by
+    the cluster they characterise; depth-flagged clusters marked."""
     config = section_config("gene_communities", options)
     top_genes = communities.top_genes_per_community(gene_communities, config.n_top_genes)
     labels = {community: _community_label(community, top_genes) for community in top_genes}
-    return community_heatmap(community_cluster_scores, labels, config.fdr)
+    return community_heatmap(
+        community_cluster_scores,
+        labels,
+        config.fdr,
+        min_effect=config.min_effect,
+        depth_ratios=gene_communities_summary.get("depth_ratios", {}),
+    )
 
 
 def plot_top_genes(

@@ -40,6 +40,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "community_cluster_scores",
                     "gene_communities",
+                    "gene_communities_summary",
                     "params:gene_communities",
                 ],
                 outputs="community_heatmap_plot",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anndata as ad
@@ -10,6 +11,8 @@ from scimta_kedro import tl
 from scimta_kedro.core import keys
 from scimta_kedro.core.annotated import shallow_copy
 from scimta_kedro.core.params import section_config
+
+logger = logging.getLogger(__name__)
 
 
 def build_cell_graph(
@@ -22,6 +25,7 @@ def build_cell_graph(
     config = section_config("graph_construction", options, random_state)
     cells = shallow_copy(preprocessed_cells)
     tl.cell_graph(cells, config.cell_graph, use_rep=config.use_rep)
+    _log_graph("cell", cells.obsp[keys.PPMI])
     return _graph_holder(cells.obs[[]], cells.obsp, keys.GRAPH_PREFIX, cells.uns)
 
 
@@ -36,7 +40,18 @@ def build_gene_graph(
     config = section_config("graph_construction", options, random_state)
     cells = shallow_copy(preprocessed_cells)
     tl.gene_graph(cells, config.gene_graph)
+    _log_graph("gene", cells.varp[f"{keys.GENE_GRAPH_PREFIX}_ppmi"])
     return _graph_holder(cells.var[[]], cells.varp, keys.GENE_GRAPH_PREFIX, cells.uns)
+
+
+def _log_graph(kind: str, ppmi) -> None:
+    logger.info(
+        "graph_construction: %s graph of %d rows, %d PPMI edges, mean degree %.1f.",
+        kind,
+        ppmi.shape[0],
+        ppmi.nnz,
+        ppmi.nnz / max(ppmi.shape[0], 1),
+    )
 
 
 def _graph_holder(index, graphs, prefix: str, uns) -> ad.AnnData:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anndata as ad
@@ -15,6 +16,8 @@ from scimta_kedro.core import keys
 from scimta_kedro.core.params import section_config
 from scimta_kedro.core.run_info import recorded_params
 from scimta_kedro.core.validate import InputError, check_same_cells
+
+logger = logging.getLogger(__name__)
 
 
 def impute_cells(
@@ -60,6 +63,12 @@ def evaluate_imputation(imputed_cells: ad.AnnData) -> dict[str, dict[str, float]
     imputed = imputed_cells.layers[keys.IMPUTED]
     n_zeros = counts.shape[0] * counts.shape[1] - counts.nnz
     metrics = {"filled_zero_fraction": (imputed.nnz - counts.nnz) / max(n_zeros, 1)}
+    logger.info(
+        "imputation: %d cells x %d genes, %.1f%% of the zeros filled.",
+        counts.shape[0],
+        counts.shape[1],
+        100 * metrics["filled_zero_fraction"],
+    )
     if keys.PRE_DROPOUT_LAYER in imputed_cells.layers:
         # Dropout only zeroes counts, so the dropped entries are the truth's non-zeros that
         # the observed counts lack; found sparsely, never as a dense cells x genes mask.

@@ -8,7 +8,6 @@ import warnings
 from typing import Any
 
 import anndata as ad
-import matplotlib.pyplot as plt
 import numpy as np
 import optuna
 import pandas as pd
@@ -18,6 +17,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from scimta_kedro.core import keys
 from scimta_kedro.core.batches import batch_labels
 from scimta_kedro.core.params import section_config
+from scimta_kedro.core.plots import message_figure
 from scimta_kedro.core.preprocess import PreprocessConfig
 from scimta_kedro.core.run_info import recorded_column, recorded_params
 from scimta_kedro.core.tuning import (
@@ -150,7 +150,4 @@ def plot_parameter_importances(study: optuna.Study) -> Figure:
             axis = optuna.visualization.matplotlib.plot_param_importances(study)
         return axis.figure
     except (ValueError, RuntimeError) as error:
-        figure, axis = plt.subplots(figsize=(6, 2))
-        axis.axis("off")
-        axis.text(0.5, 0.5, f"No importances yet: {error}", ha="center", wrap=True)
-        return figure
+        return message_figure(f"No importances yet: {error}")
