@@ -131,3 +131,23 @@ def test_a_read_only_mlflow_store_is_named_with_its_fix(tmp_path):
             check_tracking_store(store)
     finally:
         store.chmod(0o600)
+
+
+def test_kedros_dataset_lines_come_back_with_scimta_verbose(monkeypatch):
+    import logging
+
+    from scimta_kedro.hooks import DATASET_LOGGERS, QuietLogs
+
+    previous = {name: logging.getLogger(name).level for name in DATASET_LOGGERS}
+    try:
+        for name in DATASET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        monkeypatch.delenv("SCIMTA_VERBOSE", raising=False)
+        QuietLogs().after_context_created(None)
+        assert all(logging.getLogger(n).level == logging.WARNING for n in DATASET_LOGGERS)
+        monkeypatch.setenv("SCIMTA_VERBOSE", "1")
+        QuietLogs().after_context_created(None)
+        assert all(logging.getLogger(n).level == logging.INFO for n in DATASET_LOGGERS)
+    finally:
+        for name, level in previous.items():
+            logging.getLogger(name).setLevel(level)

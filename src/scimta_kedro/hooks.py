@@ -24,6 +24,7 @@ from scimta_kedro.core.params import check_parameters, section_config
 from scimta_kedro.core.run_lock import RunLock, remove_stale_temporary_files
 from scimta_kedro.core.train import encoder_features
 from scimta_kedro.core.validate import InputError
+from scimta_kedro.datasets import FigureDataset
 from scimta_kedro.run_metrics import MemoryPeak
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,27 @@ class ModelTracking:
         logger.info("Logged the model to MLflow as scimta_model (mlflow.pyfunc.load_model).")
 
 
+class FigureTracking:
+    """The vector copies of each figure (:class:`~scimta_kedro.datasets.FigureDataset`'s PDF)
+    logged to the MLflow run under ``plots/`` beside the PNG that kedro-mlflow logs."""
+
+    def __init__(self) -> None:
+        self._catalog = None
+
+    @hook_impl
+    def after_catalog_created(self, catalog) -> None:
+        self._catalog = catalog
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name, data) -> None:
+        if self._catalog is None or mlflow.active_run() is None:
+            return
+        dataset = self._catalog.get(dataset_name)
+        if isinstance(dataset, FigureDataset):
+            for path in dataset.vector_paths():
+                mlflow.log_artifact(str(path), "plots")
+
+
 GIB = 1024**3
 
 
@@ -278,6 +300,11 @@ class StageCosts:
             self._memory = None
 
 
+# Set to 1 to see kedro's "Loading data from ..." / "Saving data to ..." lines again.
+VERBOSE_VARIABLE = "SCIMTA_VERBOSE"
+DATASET_LOGGERS = ("kedro.io", "kedro.io.data_catalog")
+# Libraries that set their own logger to INFO when imported, after conf/logging.yml applied.
+SELF_CONFIGURING_LOGGERS = ("mlflow", "kedro_mlflow")
 # Rich wraps log lines at 80 columns when it writes to a file or pipe; log files are read
 # wider.
 UNWRAPPED_COLUMNS = "160"
@@ -292,14 +319,15 @@ def unwrap_logs_in_files() -> None:
 
 class QuietLogs:
     """Logs that say what matters (conf/logging.yml sets the levels): kedro's per-dataset
-    lines come back with ``kedro run --verbose``, and MLflow's own INFO lines (store
-    migrations) are kept at WARNING, since MLflow sets its logger's level when imported."""
+    lines come back with ``SCIMTA_VERBOSE=1 kedro run`` (Kedro 1.7's ``kedro run`` has no
+    ``--verbose``), and MLflow's and kedro-mlflow's INFO lines (store migrations, config
+    notes) are kept at WARNING, since both set their logger's level when imported."""
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context) -> None:
-        from kedro.framework.cli.utils import KedroCliError
-
-        if KedroCliError.VERBOSE_ERROR:
-            logging.getLogger("kedro.io").setLevel(logging.INFO)
-        if logging.getLogger("mlflow").getEffectiveLevel() < logging.WARNING:
-            logging.getLogger("mlflow").setLevel(logging.WARNING)
+        if os.environ.get(VERBOSE_VARIABLE, "").lower() in ("1", "true", "yes"):
+            for name in DATASET_LOGGERS:
+                logging.getLogger(name).setLevel(logging.INFO)
+        for name in SELF_CONFIGURING_LOGGERS:
+            if logging.getLogger(name).getEffectiveLevel() < logging.WARNING:
+                logging.getLogger(name).setLevel(logging.WARNING)

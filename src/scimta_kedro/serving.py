@@ -18,7 +18,6 @@ size).
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import mlflow
@@ -38,14 +37,6 @@ def graph_inputs(features, connectivities) -> dict[str, np.ndarray]:
         "graph_col": graph.col.astype(np.int64),
         "graph_value": graph.data.astype(np.float32),
     }
-
-
-# MLflow asks every PythonModel for type hints on predict to validate its input; it takes
-# only list[...] hints (one instance per element), and ours is one dict of arrays, checked by
-# the signature logged from the run's own cells instead.
-warnings.filterwarnings(
-    "ignore", message=".*Add type hints to the `predict` method", category=UserWarning
-)
 
 
 class ScimtaModel(mlflow.pyfunc.PythonModel):

@@ -8,6 +8,7 @@ stage's cost (hooks.py).
 from kedro.config import OmegaConfigLoader
 
 from scimta_kedro.hooks import (
+    FigureTracking,
     ModelTracking,
     QuietLogs,
     RunChecks,
@@ -17,7 +18,7 @@ from scimta_kedro.hooks import (
 
 unwrap_logs_in_files()
 
-HOOKS = (QuietLogs(), RunChecks(), ModelTracking(), StageCosts())
+HOOKS = (QuietLogs(), RunChecks(), ModelTracking(), FigureTracking(), StageCosts())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
