@@ -81,6 +81,10 @@ def test_a_shallow_cluster_with_every_community_lower_is_flagged():
     obs = pd.DataFrame({keys.TOTAL_COUNTS: [1000.0] * 60 + [900.0] * 30 + [300.0] * 10})
     quality = cluster_quality(obs, ["a"] * 60 + ["c"] * 30 + ["b"] * 10)
     assert quality["median_genes"].isna().all()  # no n_genes column: not reported
+    assert quality["median_pct_mt"].isna().all()  # no mitochondrial genes named
+    with_mt = obs.assign(pct_counts_mt=[2.0] * 90 + [30.0] * 10)
+    shares = cluster_quality(with_mt, ["a"] * 60 + ["c"] * 30 + ["b"] * 10)
+    assert shares.set_index("cluster")["median_pct_mt"].to_dict() == {"a": 2, "c": 2, "b": 30}
     effects = _effects({"a": [0.8, 0.0, 0.1], "c": [0.0, 0.9, 0.1], "b": [-0.3, -0.2, -0.4]})
     flagged = depth_artefacts(quality, effects, 2.0, 0.15)
     assert flagged["cluster"].tolist() == ["b"]

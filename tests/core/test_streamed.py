@@ -33,6 +33,10 @@ def written(tmp_path_factory):
             random_state=3,
         )
     )
+    # Thirteen genes named as mitochondrial genes: both paths report their share.
+    cells.var_names = [
+        f"MT-{name}" if index < 13 else name for index, name in enumerate(cells.var_names)
+    ]
     path = tmp_path_factory.mktemp("streamed") / "cells.h5ad"
     cells.write_h5ad(path)
     return cells, path
@@ -61,6 +65,11 @@ def test_chunked_preprocessing_equals_the_in_memory_path(written, batch_key):
     )
     np.testing.assert_allclose(streamed.obs["total_counts"], in_memory.obs["total_counts"])
     np.testing.assert_array_equal(streamed.obs["n_genes"], in_memory.obs["n_genes"])
+    counts = cells[in_memory.obs_names].X
+    # The share of the counts over the genes QC kept (total_counts).
+    expected = 100 * counts[:, :13].sum(axis=1).A1 / in_memory.obs["total_counts"].to_numpy()
+    np.testing.assert_allclose(in_memory.obs["pct_counts_mt"], expected, rtol=1e-5)
+    np.testing.assert_allclose(streamed.obs["pct_counts_mt"], expected, rtol=1e-5)
     np.testing.assert_array_equal(streamed.var["n_cells"], in_memory.var["n_cells"])
     # X stays sparse and uncentred; centring it gives the in-memory z-scores (genes where
     # nothing was clipped).

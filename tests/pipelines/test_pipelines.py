@@ -103,7 +103,7 @@ def test_batch_column_is_checked_and_recorded_for_later_stages(small_counts):
 
 
 @pytest.mark.slow
-def test_kedro_viz_build_succeeds(tiny_project):
+def test_kedro_viz_build_shows_every_node_and_puts_every_dataset_in_a_layer(tiny_project):
     kedro_viz = str(Path(sys.executable).with_name("kedro"))
     result = subprocess.run(
         [kedro_viz, "viz", "build"],
@@ -141,6 +141,11 @@ def test_kedro_viz_build_succeeds(tiny_project):
         "tuning",
         *STAGES,
     }
+    # The layer view: every dataset sits in one of the data/0x_* layers.
+    layers = ["raw", "intermediate", "primary", "models", "model_output", "reporting"]
+    assert main["layers"] == layers
+    datasets = [node for node in main["nodes"] if node["type"] == "data"]
+    assert [node["name"] for node in datasets if node.get("layer") not in layers] == []
 
 
 def test_a_cell_graph_without_the_knn_weights_asks_for_graph_construction(small_counts):

@@ -19,7 +19,14 @@ from .errors import InputError
 
 # obs column written by sc.pp.filter_cells (and by the streamed path): genes detected.
 GENES_PER_CELL = "n_genes"
-QC_COLUMNS = ["cluster", "n_cells", "median_total_counts", "median_genes", "depth_ratio"]
+QC_COLUMNS = [
+    "cluster",
+    "n_cells",
+    "median_total_counts",
+    "median_genes",
+    "median_pct_mt",
+    "depth_ratio",
+]
 
 
 def cluster_quality(obs: pd.DataFrame, clusters) -> pd.DataFrame:
@@ -27,7 +34,8 @@ def cluster_quality(obs: pd.DataFrame, clusters) -> pd.DataFrame:
     the cluster's median library size to that of all other cells (``depth_ratio``).
 
     Needs ``obs["total_counts"]`` (written by preprocessing); genes per cell
-    (``obs["n_genes"]``) are reported when present, NaN otherwise.
+    (``obs["n_genes"]``) and the mitochondrial share (``obs["pct_counts_mt"]``, in %) are
+    reported when present, NaN otherwise.
     """
     if keys.TOTAL_COUNTS not in obs:
         raise InputError(
@@ -37,6 +45,9 @@ def cluster_quality(obs: pd.DataFrame, clusters) -> pd.DataFrame:
     clusters = np.asarray(clusters).astype(str)
     depth = obs[keys.TOTAL_COUNTS].to_numpy(dtype=float)
     genes = obs[GENES_PER_CELL].to_numpy(dtype=float) if GENES_PER_CELL in obs else None
+    mt = (
+        obs[keys.PCT_MITOCHONDRIAL].to_numpy(dtype=float) if keys.PCT_MITOCHONDRIAL in obs else None
+    )
     rows = []
     for cluster in pd.unique(clusters):
         inside = clusters == cluster
@@ -48,6 +59,7 @@ def cluster_quality(obs: pd.DataFrame, clusters) -> pd.DataFrame:
                 int(inside.sum()),
                 median,
                 float(np.median(genes[inside])) if genes is not None else np.nan,
+                float(np.median(mt[inside])) if mt is not None else np.nan,
                 median / others if others > 0 else np.nan,
             )
         )

@@ -10,6 +10,8 @@ LOG_LAYER = "log_normalized"  # library-size normalised, log1p (sparse)
 PRE_DROPOUT_LAYER = "pre_dropout_counts"  # simulated data only: the counts before dropout
 PCA = "X_pca"
 TOTAL_COUNTS = "total_counts"  # obs: counts per cell over all genes (before HVG selection)
+# obs: share of a cell's counts in mitochondrial genes (names starting with MT-), when any.
+PCT_MITOCHONDRIAL = "pct_counts_mt"
 
 # What the run recorded (uns): the data contract and each step's parameters.
 RUN_INFO = "scimta"  # label_key, batch_key, input_path, n_cells_input

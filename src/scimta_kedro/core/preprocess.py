@@ -16,7 +16,7 @@ import scanpy as sc
 import scipy.sparse as sp
 
 from .errors import InputError
-from .keys import COUNTS_LAYER, LOG_LAYER, TOTAL_COUNTS
+from .keys import COUNTS_LAYER, LOG_LAYER, PCT_MITOCHONDRIAL, TOTAL_COUNTS
 from .keys import PREPROCESS as PREPROCESS_INFO
 from .run_info import params_record
 from .value_checks import check_ranges
@@ -108,7 +108,8 @@ def preprocess_counts(
     -------
     A new AnnData restricted to QC-passing cells and the HVGs, with dense scaled ``X``,
     ``layers["counts"]`` (sparse raw counts), ``layers["log_normalized"]`` (sparse),
-    ``obsm["X_pca"]`` and ``obs["total_counts"]`` (counts over all genes).
+    ``obsm["X_pca"]``, ``obs["total_counts"]`` (counts over all genes) and, when gene
+    names mark mitochondrial genes (``MT-``/``mt-``), ``obs["pct_counts_mt"]``.
 
     Memory: the scaled ``X`` is dense, N x n_top_genes float32.
     """
@@ -121,6 +122,10 @@ def preprocess_counts(
     sc.pp.filter_genes(adata, min_cells=config.min_cells_per_gene)
     check_quality_control(adata.n_obs, adata.n_vars, (n_cells_before, n_genes_before), config)
     adata.obs[TOTAL_COUNTS] = np.asarray(adata.X.sum(axis=1)).ravel()
+    mitochondrial = mitochondrial_genes(adata.var_names)
+    if mitochondrial.any():
+        in_mitochondria = np.asarray(adata.X[:, mitochondrial].sum(axis=1)).ravel()
+        adata.obs[PCT_MITOCHONDRIAL] = 100 * in_mitochondria / adata.obs[TOTAL_COUNTS]
     adata.layers[COUNTS_LAYER] = adata.X.copy()
     log_normalize(adata, config)
 
@@ -134,6 +139,12 @@ def preprocess_counts(
     logger.info("Kept %d highly variable genes and %d principal components.", adata.n_vars, n_pcs)
     adata.uns[PREPROCESS_INFO] = {"params": params_record(config)}
     return adata
+
+
+def mitochondrial_genes(names) -> np.ndarray:
+    """Which genes are mitochondrial by name: ``MT-`` in any case (human ``MT-ND1``, mouse
+    ``mt-Nd1``), as scanpy's QC tutorial marks them. All False for IDs without symbols."""
+    return np.asarray([str(name).upper().startswith("MT-") for name in names], dtype=bool)
 
 
 def log_normalize(adata: ad.AnnData, config: PreprocessConfig) -> None:

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from . import keys
 from .io import row_blocks
 from .keys import COUNTS_LAYER, LOG_LAYER
-from .preprocess import PreprocessConfig, check_quality_control
+from .preprocess import PreprocessConfig, check_quality_control, mitochondrial_genes
 from .run_info import params_record
 
 logger = logging.getLogger(__name__)
@@ -88,14 +88,16 @@ def _highly_variable_genes(
     return sample.var
 
 
-def _load_genes(matrix, keep_cells, keep_genes, hvg_columns, config: PreprocessConfig):
-    """Counts of the passing cells x HVGs, and each passing cell's total over passing genes."""
-    counts, totals = [], []
+def _load_genes(matrix, keep_cells, keep_genes, *, hvg_columns, mito_columns, config):
+    """Counts of the passing cells x HVGs, each passing cell's total over passing genes, and
+    its total over the passing mitochondrial genes."""
+    counts, totals, mitochondrial = [], [], []
     for start, block in _blocks(matrix, config.chunk_cells, "loading HVG counts"):
         passing = block[keep_cells[start : start + block.shape[0]]]
         totals.append(np.asarray(passing[:, keep_genes].sum(axis=1)).ravel())
+        mitochondrial.append(np.asarray(passing[:, mito_columns].sum(axis=1)).ravel())
         counts.append(passing[:, hvg_columns])
-    return sp.vstack(counts, format="csr"), np.concatenate(totals)
+    return sp.vstack(counts, format="csr"), np.concatenate(totals), np.concatenate(mitochondrial)
 
 
 def _sparse_scaled(log_normalized: sp.csr_matrix, max_value: float) -> sp.csr_matrix:
@@ -168,11 +170,21 @@ def preprocess_backed(
         hvg_columns.size,
         int(keep_cells.sum()),
     )
-    counts, totals = _load_genes(matrix, keep_cells, keep_genes, hvg_columns, config)
+    mito_columns = np.flatnonzero(keep_genes & mitochondrial_genes(adata.var_names))
+    counts, totals, mitochondrial = _load_genes(
+        matrix,
+        keep_cells,
+        keep_genes,
+        hvg_columns=hvg_columns,
+        mito_columns=mito_columns,
+        config=config,
+    )
 
     obs = adata.obs[keep_cells].copy()
     obs["n_genes"] = genes_per_cell[keep_cells]  # as sc.pp.filter_cells
     obs[keys.TOTAL_COUNTS] = totals.astype(np.float32)
+    if mito_columns.size:
+        obs[keys.PCT_MITOCHONDRIAL] = 100 * mitochondrial / totals
     cells = ad.AnnData(X=counts.copy(), obs=obs, var=hvg_table[is_hvg].copy())
     cells.uns.update(adata.uns)
     cells.layers[COUNTS_LAYER] = counts

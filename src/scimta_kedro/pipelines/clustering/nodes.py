@@ -84,6 +84,7 @@ def evaluate_clusters(
                 "n_cells": int(row.n_cells),
                 "median_total_counts": float(row.median_total_counts),
                 "median_genes": None if np.isnan(row.median_genes) else float(row.median_genes),
+                "median_pct_mt": None if np.isnan(row.median_pct_mt) else float(row.median_pct_mt),
                 "depth_ratio": round(float(row.depth_ratio), 3),
             }
             for row in quality.itertuples()

@@ -55,6 +55,12 @@ def link_communities_to_clusters(
     scaled matrix is dropped: it is in ``preprocessed_cells``).
     """
     config = section_config("gene_communities", options)
+    logger.info(
+        "Scoring %d gene communities in %d clusters of %d cells (Wilcoxon rank-sum tests).",
+        gene_communities["community"].nunique(),
+        clustered_cells.obs[keys.CLUSTER].nunique(),
+        clustered_cells.n_obs,
+    )
     interpreted = shallow_copy(clustered_cells)
     tl.write_gene_communities(interpreted, gene_communities, config)
     table, characterisation = tl.link_communities(interpreted)
