@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 KERAS_ARTIFACT = "keras_model"
+REGISTERED_NAME = "scimta_model"
 INPUT_NAMES = ("features", "graph_row", "graph_col", "graph_value")
 
 
@@ -82,7 +83,8 @@ def input_example(features, connectivities, n_cells: int = 20) -> dict[str, np.n
 
 def log_model(keras_path: Path, features, connectivities) -> None:
     """Log the saved Keras model as ``scimta_model`` (pyfunc) of the active MLflow run, with
-    the signature and input example of this run's cells."""
+    the signature and input example of this run's cells, and register it as a new version of
+    the registered model ``scimta_model``."""
     from mlflow.models import infer_signature
 
     example = input_example(features, connectivities)
@@ -98,6 +100,8 @@ def log_model(keras_path: Path, features, connectivities) -> None:
     mlflow.pyfunc.log_model(
         name="scimta_model",
         python_model=str(Path(__file__).with_name("serving_model.py")),
+        # One registry version per run: promote, compare or load "models:/scimta_model/<v>".
+        registered_model_name=REGISTERED_NAME,
         artifacts={KERAS_ARTIFACT: str(keras_path)},
         signature=signature,
         input_example=example,

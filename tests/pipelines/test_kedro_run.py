@@ -153,8 +153,11 @@ def test_the_logged_model_reproduces_the_runs_latent(default_run):
     mlflow.set_tracking_uri(f"sqlite:///{default_run / 'mlflow.db'}")
     try:
         model = mlflow.pyfunc.load_model(f"runs:/{run_id}/scimta_model")
+        # Registered too: one version of "scimta_model" per run.
+        versions = mlflow.MlflowClient().search_model_versions("name = 'scimta_model'")
     finally:
         mlflow.set_tracking_uri(None)
+    assert run_id in {version.run_id for version in versions}
     assert set(model.metadata.get_input_schema().input_names()) == {
         "features",
         "graph_row",
