@@ -100,8 +100,9 @@ VARIANTS = [
 ]
 THRESHOLD = 0.01
 # The leave-one-out rule may pick a fill rule only if, on the other datasets, it keeps the
-# Leiden ARI of no imputation within this on the mean.
-MAX_ARI_LOSS = 0.03
+# structure as the issue's target asks: a mean Leiden ARI at least no imputation's, and on
+# no dataset more than this below it.
+MAX_DATASET_ARI_LOSS = 0.03
 MARKERS = 50
 MIN_TYPE_CELLS = 10
 
@@ -434,27 +435,37 @@ def _observed(row: dict, rows: list[dict]) -> dict:
 
 
 def pick_rule(rows: list[dict], names: list[str]) -> str:
-    """The rule with the lowest mean deviance relative to no imputation among those whose
-    mean ARI loss against no imputation is at most ``MAX_ARI_LOSS``; if none is, the rule
-    with the smallest ARI loss. Means weigh each biology once."""
-
-    def mean_over_biologies(name: str, value_of) -> float:
-        grouped: dict[str, list[float]] = {}
-        for row in rows:
-            if row["method"] == name:
-                grouped.setdefault(biology(row["dataset"]), []).append(value_of(row))
-        return float(np.mean([np.mean(group) for group in grouped.values()]))
-
-    loss = {
-        name: mean_over_biologies(name, lambda row: _observed(row, rows)["ari"] - row["ari"])
-        for name in names
-    }
-    allowed = [name for name in names if loss[name] <= MAX_ARI_LOSS]
+    """The rule with the lowest mean deviance relative to no imputation among those that
+    keep the structure (:func:`structure_keepers`); if none does, the rule with the smallest
+    mean ARI loss. Means weigh each biology once."""
+    allowed, loss = structure_keepers(rows, names)
     if not allowed:
         return min(names, key=loss.get)
     return min(
-        allowed, key=lambda name: mean_over_biologies(name, lambda r: relative_deviance(r, rows))
+        allowed,
+        key=lambda name: _mean_over_biologies(rows, name, lambda r: relative_deviance(r, rows)),
     )
+
+
+def _mean_over_biologies(rows: list[dict], name: str, value_of) -> float:
+    grouped: dict[str, list[float]] = {}
+    for row in rows:
+        if row["method"] == name:
+            grouped.setdefault(biology(row["dataset"]), []).append(value_of(row))
+    return float(np.mean([np.mean(group) for group in grouped.values()]))
+
+
+def structure_keepers(rows: list[dict], names: list[str]) -> tuple[list[str], dict]:
+    """The rules whose Leiden ARI is at least no imputation's on the mean and at most
+    ``MAX_DATASET_ARI_LOSS`` below it on every dataset, and each rule's mean ARI loss."""
+
+    def ari_loss(row: dict) -> float:
+        return _observed(row, rows)["ari"] - row["ari"]
+
+    loss = {name: _mean_over_biologies(rows, name, ari_loss) for name in names}
+    worst = {name: max(ari_loss(row) for row in rows if row["method"] == name) for name in names}
+    allowed = [name for name in names if loss[name] <= 0 and worst[name] <= MAX_DATASET_ARI_LOSS]
+    return allowed, loss
 
 
 def leave_one_dataset_out(rows: list[dict]) -> str:
@@ -464,11 +475,17 @@ def leave_one_dataset_out(rows: list[dict]) -> str:
     if len({biology(row["dataset"]) for row in sweep}) < 2:
         return ""
     lines = [
-        "Leave-one-dataset-out: the fill rule with the lowest mean deviance relative to no "
-        f"imputation, among those that keep the mean Leiden ARI within {MAX_ARI_LOSS} of no "
-        "imputation's, on the other datasets; scored on the held-out one. On all datasets "
-        f"the rule is: {pick_rule(rows, names).removeprefix('scimta-kedro, ')}; the "
-        f"configured default is {default_variant().removeprefix('scimta-kedro, ')}.",
+        "Leave-one-dataset-out: on the other datasets, the fill rule with the lowest mean "
+        "deviance relative to no imputation among those whose Leiden ARI is at least no "
+        f"imputation's on the mean and at most {MAX_DATASET_ARI_LOSS} below it on every "
+        "dataset (the structure target); scored on the held-out one. On all datasets "
+        f"the rule is: {pick_rule(rows, names).removeprefix('scimta-kedro, ')}"
+        + (
+            ""
+            if structure_keepers(rows, names)[0]
+            else " (no rule keeps the structure on every dataset: the smallest mean ARI loss)"
+        )
+        + f"; the configured default is {default_variant().removeprefix('scimta-kedro, ')}.",
         "",
         "| held-out dataset | rule picked by the others | deviance / no imputation "
         "| ARI | ARI of no imputation | marker overlap |",

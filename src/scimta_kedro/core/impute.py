@@ -70,8 +70,8 @@ class ImputationConfig:
 
     min_detection_probability: float = 0.01
     value: str = "posterior"
-    prior_strength: float = 0.03
-    smoothing_steps: int = 1
+    prior_strength: float = 0.001
+    smoothing_steps: int = 0
     batch_size: int = 4096
 
     def __post_init__(self) -> None:
