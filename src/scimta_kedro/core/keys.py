@@ -34,7 +34,7 @@ SOFT_ASSIGNMENT = "scimta_soft_assignment"
 INITIAL_CLUSTER = "scimta_initial_cluster"
 FIT = "scimta_fit"  # uns: training parameters and loss history
 CLUSTER = "scimta_cluster"
-CLUSTER_QC = "scimta_cluster_qc"  # uns: per-cluster depth and genes, and the depth flag
+CLUSTER_QC = "scimta_cluster_qc"  # uns: per cluster, depth, genes and mitochondrial share
 UMAP = "X_umap"
 UMAP_INFO = "scimta_umap"  # uns: the UMAP's settings
 

@@ -12,6 +12,8 @@ import numpy as np
 import scanpy as sc
 from matplotlib.figure import Figure
 
+from .communities import enriched_pairs
+
 
 def umap_figure(adata: ad.AnnData, colour_keys: list[str], title_prefix: str = "UMAP"):
     """One UMAP panel per ``obs`` column in ``colour_keys`` (needs ``obsm['X_umap']``)."""
@@ -60,15 +62,17 @@ def community_heatmap(
     """
     depth_ratios = depth_ratios or {}
     effect = table.pivot(index="cluster", columns="community", values="effect")
-    adjusted = table.pivot(index="cluster", columns="community", values="pvalue_adjusted")
+    # The dots are the pairs the summary lists: the same test as characterise_clusters.
+    marked = table.assign(marked=enriched_pairs(table, fdr, min_effect)).pivot(
+        index="cluster", columns="community", values="marked"
+    )
     effect = effect.loc[sorted(effect.index, key=_numeric_first)]
     strongest_in = effect.to_numpy().argmax(axis=0)
     order = sorted(
         range(effect.shape[1]), key=lambda c: (strongest_in[c], -effect.iloc[:, c].max())
     )
     effect = effect.iloc[:, order]
-    adjusted = adjusted.loc[effect.index, effect.columns]
-    marked = (adjusted < fdr) & (effect > 0) & (effect >= min_effect)
+    marked = marked.loc[effect.index, effect.columns].astype(bool)
     limit = max(float(abs(effect.to_numpy()).max()), 1e-6)
     figure = Figure(figsize=(3.5 + 0.5 * effect.shape[1], 4.0 + 0.35 * effect.shape[0]))
     axis = figure.subplots()
