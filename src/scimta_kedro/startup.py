@@ -15,6 +15,8 @@ import warnings
 UPSTREAM_WARNINGS = (
     (r"register_new_resolver\(\) is deprecated", "UserWarning"),  # kedro, kedro-mlflow
     (r"IProgress not found", "TqdmWarning"),  # tqdm in a notebook without ipywidgets
+    # optuna-integration marks its DaskStorage experimental; the Dask tuning relies on it.
+    (r"DaskStorage is experimental", "Warning"),
 )
 
 
@@ -46,6 +48,6 @@ def quiet_upstream_warnings() -> None:
     """Silence :data:`UPSTREAM_WARNINGS` (only those messages)."""
     from tqdm import TqdmWarning
 
-    categories = {"UserWarning": UserWarning, "TqdmWarning": TqdmWarning}
+    categories = {"UserWarning": UserWarning, "TqdmWarning": TqdmWarning, "Warning": Warning}
     for message, category in UPSTREAM_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=categories[category])

@@ -11,6 +11,7 @@ from scimta_kedro.core.keys import COUNTS_LAYER
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
 from scimta_kedro.core.simulate import simulate_counts
 from scimta_kedro.core.train import GraphData, TrainingConfig, train_graph_autoencoder
+from scimta_kedro.core.tuning import ObjectiveConfig, TuningData
 
 from ..simulated import FAST, SMALL_SIMULATION
 
@@ -34,3 +35,18 @@ def planted():
 @pytest.fixture(scope="package")
 def trained(planted):
     return train_graph_autoencoder(planted[1], TrainingConfig(**FAST))
+
+
+# The tuning tests' objective and preprocessing: small, so that a trial takes seconds.
+TINY_OBJECTIVE = ObjectiveConfig(evaluation_cells=100)
+TUNING_PREPROCESSING = PreprocessConfig(n_pcs=10)
+
+
+@pytest.fixture(scope="package")
+def tuning_data():
+    """The counts split of the planted groups, as every tuning trial shares it."""
+    cells = preprocess_counts(
+        simulate_counts(SMALL_SIMULATION),
+        PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15),
+    )
+    return TuningData.from_counts(cells.layers[COUNTS_LAYER], TINY_OBJECTIVE, TUNING_PREPROCESSING)

@@ -10,7 +10,6 @@ from scimta_kedro.core.keys import COUNTS_LAYER
 from scimta_kedro.core.preprocess import PreprocessConfig, preprocess_counts
 from scimta_kedro.core.simulate import simulate_counts
 from scimta_kedro.core.tuning import (
-    ObjectiveConfig,
     StudyConfig,
     TuningData,
     nested,
@@ -22,6 +21,7 @@ from scimta_kedro.core.tuning import (
 from scimta_kedro.core.validate import InputError
 
 from ..simulated import FAST, SMALL_SIMULATION
+from .conftest import TINY_OBJECTIVE, TUNING_PREPROCESSING
 
 PARAMETERS = {
     "graph_construction": {"n_neighbors": 10, "max_entries_per_row": 30},
@@ -37,9 +37,8 @@ SPACE = {
     "training.latent_dim": {"type": "categorical", "choices": [4, 8]},
     "training.pretrain_learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
 }
-TINY_OBJECTIVE = ObjectiveConfig(evaluation_cells=100)
 # How the analysis preprocessed the cells: trials preprocess their training part the same way.
-PREPROCESSING = PreprocessConfig(n_pcs=10)
+PREPROCESSING = TUNING_PREPROCESSING
 
 
 @pytest.mark.parametrize(
@@ -81,15 +80,6 @@ def test_molecule_split_adds_up_and_holds_out_the_asked_fraction():
     assert heldout.sum() / counts.sum() == pytest.approx(0.1, abs=0.01)
     again, _ = split_molecules(counts, 0.1, random_state=0)
     assert (again != training).nnz == 0
-
-
-@pytest.fixture(scope="module")
-def tuning_data():
-    cells = preprocess_counts(
-        simulate_counts(SMALL_SIMULATION),
-        PreprocessConfig(min_genes_per_cell=10, n_top_genes=200, n_pcs=15),
-    )
-    return TuningData.from_counts(cells.layers[COUNTS_LAYER], TINY_OBJECTIVE, PREPROCESSING)
 
 
 def test_study_starts_from_the_current_parameters_and_resumes(tuning_data, tmp_path):

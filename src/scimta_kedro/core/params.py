@@ -21,6 +21,7 @@ from typing import Any
 from .batches import BatchMixingConfig
 from .cluster import ClusteringConfig
 from .communities import CommunityConfig
+from .dask_cluster import DaskConfig
 from .errors import InputError
 from .graphs import GENE_GRAPH, GraphConfig
 from .impute import ImputationConfig
@@ -71,12 +72,14 @@ class GraphConstructionParams:
 
 @dataclass(frozen=True)
 class TuningParams:
-    """``params:tuning``: the study, the label-free objective and the search space (dotted
-    parameter names -> ranges, checked by :func:`scimta_kedro.core.tuning.parse_search_space`)."""
+    """``params:tuning``: the study, the label-free objective, the search space (dotted
+    parameter names -> ranges, checked by :func:`scimta_kedro.core.tuning.parse_search_space`)
+    and the Dask cluster the trials run on (none: in this process)."""
 
     study: StudyConfig = field(default_factory=StudyConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     search_space: dict[str, dict] = field(default_factory=dict)
+    dask: DaskConfig = field(default_factory=DaskConfig)
 
 
 SECTIONS: dict[str, type] = {

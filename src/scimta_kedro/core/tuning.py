@@ -303,6 +303,90 @@ def _create_sqlite_folder(storage: str | None) -> None:
         Path(storage[len(_SQLITE_PREFIX) :]).parent.mkdir(parents=True, exist_ok=True)
 
 
+def create_study(study_config: StudyConfig, storage=None) -> optuna.Study:
+    """Create or load the study: maximised, TPE sampler, median pruner. ``storage`` (an
+    Optuna storage object) replaces ``study_config.storage`` when given."""
+    if storage is None:
+        _create_sqlite_folder(study_config.storage)
+        storage = study_config.storage
+    return optuna.create_study(
+        study_name=study_config.study_name,
+        storage=storage,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=study_config.random_state),
+        pruner=pruner(study_config),
+        load_if_exists=True,
+    )
+
+
+def pruner(study_config: StudyConfig) -> optuna.pruners.BasePruner:
+    """The median pruner: after the warm-up, a trial below the median of earlier trials at
+    the same epoch stops."""
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=3, n_warmup_steps=study_config.pruning_warmup_epochs
+    )
+
+
+def trials_to_run(
+    study: optuna.Study,
+    dimensions: list[SearchDimension],
+    parameters: dict[str, Any],
+    study_config: StudyConfig,
+) -> int:
+    """How many trials the study still needs; a new study's first trial is queued with the
+    current parameters."""
+    if not study.trials:
+        study.enqueue_trial({dim.name: _lookup(parameters, dim.name) for dim in dimensions})
+    finished = sum(trial.state in _FINISHED for trial in study.trials)
+    if finished:
+        logger.info("Resuming study '%s': %d trials already finished.", study.study_name, finished)
+    return study_config.n_trials - finished
+
+
+def suggested_options(
+    trial: optuna.Trial, dimensions: list[SearchDimension], parameters: dict[str, Any]
+) -> dict[str, Any]:
+    """The trial's options: ``parameters`` with the values the sampler suggests."""
+    return with_overrides(parameters, {dim.name: dim.suggest(trial) for dim in dimensions})
+
+
+def train_and_score(
+    trial: optuna.Trial,
+    options: dict[str, Any],
+    data: TuningData,
+    objective_config: ObjectiveConfig,
+    study_config: StudyConfig,
+) -> TrialResult:
+    """Train one trial's model, reporting the count loss to the pruner as it trains.
+
+    Raises
+    ------
+    optuna.TrialPruned
+        When the pruner stops the trial.
+    """
+
+    def report(phase: str, epoch: int, losses: dict[str, float]) -> None:
+        if phase == "pretrain" and (epoch + 1) % study_config.report_every == 0:
+            # Maximised study: report the negated count loss of the training batch.
+            trial.report(-losses["expression_loss"], epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+    return evaluate_parameters(
+        data, options["graph_construction"], options["training"], objective_config, report
+    )
+
+
+def record_parts(trial: optuna.Trial, result: TrialResult) -> None:
+    """The objective's parts as the trial's user attributes."""
+    for name in ("likelihood_gain", "silhouette", "n_clusters"):
+        trial.set_user_attr(name, getattr(result, name))
+
+
+# A trial raising one of these fails alone; the study goes on (Optuna's ``catch``).
+TRIAL_ERRORS = (ValueError,)
+
+
 def run_study(
     data: TuningData,
     dimensions: list[SearchDimension],
@@ -312,49 +396,24 @@ def run_study(
     study_config: StudyConfig,
     on_trial_finished: Callable[[optuna.trial.FrozenTrial, TrialResult | None], None] | None = None,
 ) -> optuna.Study:
-    """Run (or resume) the study; the first trial of a new study is the current parameters.
+    """Run (or resume) the study in this process; the first trial of a new study is the
+    current parameters. :func:`scimta_kedro.core.tuning_dask.run_study_on_dask` runs the
+    same trials on a Dask cluster.
 
     ``parameters`` holds ``{"graph_construction": {...}, "training": {...}}``, the options a
     trial starts from. ``on_trial_finished(trial, result)`` is called after each trial
     (``result`` is ``None`` for a pruned or failed trial). Labels are never an input.
     """
-    _create_sqlite_folder(study_config.storage)
-    study = optuna.create_study(
-        study_name=study_config.study_name,
-        storage=study_config.storage,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=study_config.random_state),
-        pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=3, n_warmup_steps=study_config.pruning_warmup_epochs
-        ),
-        load_if_exists=True,
-    )
-    if not study.trials:
-        study.enqueue_trial({dim.name: _lookup(parameters, dim.name) for dim in dimensions})
-    finished = sum(trial.state in _FINISHED for trial in study.trials)
-    remaining = study_config.n_trials - finished
-    if finished:
-        logger.info("Resuming study '%s': %d trials already finished.", study.study_name, finished)
+    study = create_study(study_config)
+    remaining = trials_to_run(study, dimensions, parameters, study_config)
     if remaining <= 0:
         return study
     results: dict[int, TrialResult] = {}
 
     def objective(trial: optuna.Trial) -> float:
-        overrides = {dim.name: dim.suggest(trial) for dim in dimensions}
-        options = with_overrides(parameters, overrides)
-
-        def report(phase: str, epoch: int, losses: dict[str, float]) -> None:
-            if phase == "pretrain" and (epoch + 1) % study_config.report_every == 0:
-                # Maximised study: report the negated count loss of the training batch.
-                trial.report(-losses["expression_loss"], epoch)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
-
-        result = evaluate_parameters(
-            data, options["graph_construction"], options["training"], objective_config, report
-        )
-        for name in ("likelihood_gain", "silhouette", "n_clusters"):
-            trial.set_user_attr(name, getattr(result, name))
+        options = suggested_options(trial, dimensions, parameters)
+        result = train_and_score(trial, options, data, objective_config, study_config)
+        record_parts(trial, result)
         results[trial.number] = result
         return result.objective
 
@@ -369,6 +428,6 @@ def run_study(
         timeout=timeout,
         callbacks=[finished_callback],
         gc_after_trial=True,
-        catch=(ValueError,),
+        catch=TRIAL_ERRORS,
     )
     return study

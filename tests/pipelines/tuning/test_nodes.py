@@ -60,3 +60,23 @@ def test_a_bad_search_space_entry_fails_before_training(labelled_cells):
     bad = {**TUNING, "search_space": {"training.latent_dims": {"type": "int", "low": 2, "high": 8}}}
     with pytest.raises(InputError, match="'training.latent_dims' is not a parameter"):
         _tune(labelled_cells, bad)
+
+
+def test_trials_on_a_dask_cluster_are_nested_mlflow_runs_logged_once(labelled_cells):
+    import mlflow
+
+    tuning = {**TUNING, "dask": {"n_workers": 2, "memory_limit": "3GiB"}}
+    with mlflow.start_run() as parent:
+        _, trials, study, _ = _tune(labelled_cells, tuning)
+    children = mlflow.search_runs(
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        output_format="list",
+    )
+    assert sorted(int(run.data.tags["optuna_trial"]) for run in children) == [0, 1, 2]
+    by_number = {int(run.data.tags["optuna_trial"]): run for run in children}
+    for trial in study.trials:
+        logged = by_number[trial.number].data
+        assert logged.params == {name: str(value) for name, value in trial.params.items()}
+        assert logged.metrics["objective"] == pytest.approx(trial.value)
+        assert logged.tags["dask_worker"] == trial.user_attrs["dask_worker"]
+    assert trials["ari"].notna().all()

@@ -16,6 +16,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from scimta_kedro.core import keys
 from scimta_kedro.core.batches import batch_labels
+from scimta_kedro.core.dask_cluster import dask_client
 from scimta_kedro.core.params import section_config
 from scimta_kedro.core.plots import message_figure
 from scimta_kedro.core.preprocess import PreprocessConfig
@@ -27,6 +28,7 @@ from scimta_kedro.core.tuning import (
     parse_search_space,
     run_study,
 )
+from scimta_kedro.core.tuning_dask import run_study_on_dask
 
 from .tracking import log_trial
 
@@ -69,7 +71,9 @@ def tune_hyperparameters(
     """Run or resume the study; the best parameters, the trial table, the study, metrics.
 
     The objective sees counts only. When the data have labels (``label_key``) each trial's
-    clusters are scored against them for the record, after the trial has finished.
+    clusters are scored against them for the record, after the trial has finished. With
+    ``tuning.dask`` set the trials run on a Dask cluster; each is still logged here, once,
+    as a nested MLflow run.
     """
     parameters = _trial_options(graph_options, training_options, random_state)
     tuning = section_config("tuning", tuning_options, random_state)
@@ -99,14 +103,16 @@ def tune_hyperparameters(
         log_trial(trial, metrics)
         logger.info("Trial %d %s: %s", trial.number, trial.state.name, metrics)
 
-    study = run_study(
-        data,
-        dimensions,
-        parameters,
-        objective_config=tuning.objective,
-        study_config=tuning.study,
-        on_trial_finished=on_trial_finished,
-    )
+    study_options = {
+        "objective_config": tuning.objective,
+        "study_config": tuning.study,
+        "on_trial_finished": on_trial_finished,
+    }
+    if tuning.dask.enabled:
+        with dask_client(tuning.dask) as client:
+            study = run_study_on_dask(data, dimensions, parameters, client=client, **study_options)
+    else:
+        study = run_study(data, dimensions, parameters, **study_options)
     trials = study.trials_dataframe()
     for column in ("ari", "nmi"):
         trials[column] = [

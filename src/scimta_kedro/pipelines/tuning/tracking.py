@@ -16,7 +16,10 @@ def log_trial(trial: optuna.trial.FrozenTrial, metrics: dict[str, float]) -> Non
     """Log a finished trial's parameters, state and metrics as a nested run."""
     with mlflow.start_run(run_name=f"trial {trial.number}", nested=True):
         mlflow.log_params(trial.params)
-        mlflow.set_tags({"optuna_trial": trial.number, "optuna_state": trial.state.name})
+        tags = {"optuna_trial": trial.number, "optuna_state": trial.state.name}
+        if "dask_worker" in trial.user_attrs:  # trials run on a Dask cluster
+            tags["dask_worker"] = trial.user_attrs["dask_worker"]
+        mlflow.set_tags(tags)
         finite = {name: value for name, value in metrics.items() if math.isfinite(value)}
         if finite:
             mlflow.log_metrics(finite)

@@ -1,0 +1,142 @@
+"""The tuning study on a Dask cluster of two local workers, started and stopped here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import optuna
+import psutil
+import pytest
+
+from scimta_kedro.core.dask_cluster import DaskConfig, dask_client
+from scimta_kedro.core.params import section_config
+from scimta_kedro.core.tuning import StudyConfig, parse_search_space
+from scimta_kedro.core.tuning_dask import WORKER_ATTRIBUTE, run_study_on_dask
+from scimta_kedro.core.validate import InputError
+
+from .conftest import TINY_OBJECTIVE
+from .test_tuning import PARAMETERS, SPACE
+
+pytest.importorskip("distributed")
+
+TWO_WORKERS = DaskConfig(n_workers=2, memory_limit="3GiB")
+
+
+def _dask_processes() -> list[psutil.Process]:
+    """Worker processes started by this test process. Python's multiprocessing resource
+    tracker is left out: it is started once and lives until the interpreter exits."""
+    processes = []
+    for child in psutil.Process().children(recursive=True):
+        command = " ".join(child.cmdline())
+        if "multiprocessing" in command and "resource_tracker" not in command:
+            processes.append(child)
+    return processes
+
+
+@pytest.fixture(scope="module")
+def client():
+    before = {process.pid for process in _dask_processes()}
+    with dask_client(TWO_WORKERS) as started:
+        started.wait_for_workers(2, timeout=120)
+        yield started
+    deadline = time.monotonic() + 30
+    while {p.pid for p in _dask_processes()} - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not {p.pid for p in _dask_processes()} - before, "the cluster left processes"
+
+
+def _run(client, tuning_data, study_config, finished):
+    return run_study_on_dask(
+        tuning_data,
+        parse_search_space(SPACE, PARAMETERS),
+        PARAMETERS,
+        objective_config=TINY_OBJECTIVE,
+        study_config=study_config,
+        client=client,
+        on_trial_finished=lambda trial, result: finished.append((trial, result)),
+    )
+
+
+def test_trials_are_spread_over_both_workers_and_reported_once(client, tuning_data, tmp_path):
+    finished = []
+    config = StudyConfig(n_trials=4, study_name="spread", storage=f"sqlite:///{tmp_path}/s.db")
+    study = _run(client, tuning_data, config, finished)
+
+    assert sorted(trial.number for trial, _ in finished) == [0, 1, 2, 3]
+    assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
+    workers = {trial.user_attrs[WORKER_ATTRIBUTE] for trial in study.trials}
+    assert workers == set(client.scheduler_info()["workers"])
+    # The first trial is the current parameters, as in the in-process study.
+    assert study.trials[0].params["graph_construction.n_neighbors"] == 10
+    for trial, result in finished:
+        assert result.objective == pytest.approx(trial.value)
+        assert trial.user_attrs["likelihood_gain"] == pytest.approx(result.likelihood_gain)
+    # The study was kept in the SQLite file the scheduler opened: it resumes in-process.
+    resumed = optuna.load_study(study_name="spread", storage=config.storage)
+    assert len(resumed.trials) == 4
+
+
+def test_the_pruner_on_a_worker_sees_the_trials_of_the_study(client, tuning_data, tmp_path):
+    """Three finished trials with an unreachable training score: a new trial, trained on a
+    worker, is below their median at its first report and is pruned there."""
+    storage = f"sqlite:///{tmp_path}/pruned.db"
+    config = StudyConfig(n_trials=5, study_name="pruned", storage=storage, pruning_warmup_epochs=0)
+    earlier = optuna.create_study(study_name="pruned", storage=storage, direction="maximize")
+    for _ in range(3):
+        earlier.add_trial(
+            optuna.trial.create_trial(value=1e9, intermediate_values={9: 1e9, 19: 1e9})
+        )
+    finished = []
+    study = _run(client, tuning_data, config, finished)
+
+    new = [trial for trial in study.trials if trial.number >= 3]
+    assert len(new) == 2
+    assert all(trial.state == optuna.trial.TrialState.PRUNED for trial in new)
+    assert all(list(trial.intermediate_values) == [9] for trial in new)
+    assert [outcome for _, outcome in finished] == [None, None]
+
+
+def test_a_worker_killed_mid_trial_leaves_that_trial_failed(client, tuning_data, tmp_path):
+    storage = f"sqlite:///{tmp_path}/killed.db"
+    config = StudyConfig(n_trials=3, study_name="killed", storage=storage)
+    killed = {}
+    # Created before the run, so that the thread below never races its schema creation.
+    optuna.create_study(study_name="killed", storage=storage, direction="maximize")
+
+    def kill_the_first_running_trial() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for trial in optuna.load_study(study_name="killed", storage=storage).trials:
+                pid = trial.user_attrs.get("worker_pid")
+                if trial.state == optuna.trial.TrialState.RUNNING and pid:
+                    os.kill(pid, signal.SIGKILL)
+                    killed["number"] = trial.number
+                    return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_the_first_running_trial)
+    killer.start()
+    finished = []
+    study = _run(client, tuning_data, config, finished)
+    killer.join()
+
+    states = {trial.number: trial.state for trial in study.trials}
+    assert states[killed["number"]] == optuna.trial.TrialState.FAIL
+    assert list(states.values()).count(optuna.trial.TrialState.COMPLETE) == 2
+    assert len(finished) == 3
+    client.wait_for_workers(2, timeout=120)  # the nanny restarted the killed worker
+
+
+@pytest.mark.parametrize(
+    ("dask", "message"),
+    [
+        ({"scheduler_address": "tcp://10.0.0.5:8786", "n_workers": 2}, "not both"),
+        ({"n_workers": 0}, "n_workers must be at least 1"),
+    ],
+)
+def test_an_unusable_cluster_setting_is_named(dask, message):
+    with pytest.raises(InputError, match=rf"tuning\.dask\.{message}|tuning\.dask.*{message}"):
+        section_config("tuning", {"dask": dask})
