@@ -80,7 +80,13 @@ def setup_anndata(
     return cells
 
 
-def preprocess(adata: ad.AnnData, config: PreprocessConfig | None = None, **params) -> ad.AnnData:
+def preprocess(
+    adata: ad.AnnData,
+    config: PreprocessConfig | None = None,
+    *,
+    use_dask: bool = False,
+    **params,
+) -> ad.AnnData:
     """QC, library-size normalisation, log1p, HVGs, scaling and PCA (scanpy).
 
     Parameters
@@ -88,6 +94,10 @@ def preprocess(adata: ad.AnnData, config: PreprocessConfig | None = None, **para
     adata
         Cells from :func:`setup_anndata` (in memory, or backed: then processed in row chunks
         with a sparse, uncentred ``X``).
+    use_dask
+        Backed cells only: read ``X`` as a Dask array and let scanpy's Dask support do QC
+        and the HVG ranking (:mod:`scimta_kedro.core.dask_preprocess`), on the cluster of an
+        open ``distributed.Client`` if there is one. ``False``: chunk loops of this process.
     config, **params
         :class:`~scimta_kedro.core.preprocess.PreprocessConfig`, or its fields as keywords
         (``n_top_genes=3000``); keywords override ``config``.
@@ -101,5 +111,12 @@ def preprocess(adata: ad.AnnData, config: PreprocessConfig | None = None, **para
     config = dataclasses.replace(config or PreprocessConfig(), **params)
     counts_layer = recorded_column(adata, "counts_layer") or None
     batch_key = recorded_column(adata, "batch_key") or None
-    run = preprocess_backed if adata.isbacked else preprocess_counts
+    if adata.isbacked and use_dask:
+        from .core.dask_preprocess import preprocess_dask  # imports Dask only when asked
+
+        run = preprocess_dask
+    elif adata.isbacked:
+        run = preprocess_backed
+    else:
+        run = preprocess_counts
     return run(adata, config, counts_layer=counts_layer, batch_key=batch_key)

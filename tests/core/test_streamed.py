@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from scimta_kedro.core.dask_preprocess import preprocess_dask
 from scimta_kedro.core.io import read_cells
 from scimta_kedro.core.preprocess import (
     COUNTS_LAYER,
@@ -50,11 +51,21 @@ def test_large_files_are_opened_backed_and_small_ones_loaded(written):
     assert backed.shape == cells.shape
 
 
+@pytest.fixture(params=["chunk loops", "dask"])
+def backed_path(request):
+    """The two ways through a backed file: this process's chunk loops, or scanpy's Dask
+    support on a local cluster of two workers."""
+    if request.param == "dask":
+        request.getfixturevalue("dask_client_of_two")
+        return preprocess_dask
+    return preprocess_backed
+
+
 @pytest.mark.parametrize("batch_key", [None, "batch"])
-def test_chunked_preprocessing_equals_the_in_memory_path(written, batch_key):
+def test_backed_preprocessing_equals_the_in_memory_path(written, batch_key, backed_path):
     cells, path = written
     in_memory = preprocess_counts(cells, CONFIG, batch_key=batch_key)
-    streamed = preprocess_backed(
+    streamed = backed_path(
         validate_counts(read_cells(path, 0), n_neighbors=10), CONFIG, batch_key=batch_key
     )
     assert list(streamed.obs_names) == list(in_memory.obs_names)
@@ -122,3 +133,13 @@ def test_a_backed_file_without_any_count_is_rejected(tmp_path):
     cells.write_h5ad(path)
     with pytest.raises(InputError, match="only zero counts"):
         validate_counts(read_cells(path, -1), n_neighbors=5)
+
+
+def test_dask_preprocessing_reads_the_file_on_both_workers(written, dask_client_of_two):
+    from distributed import get_task_stream
+
+    _, path = written
+    with get_task_stream(dask_client_of_two) as stream:
+        preprocess_dask(validate_counts(read_cells(path, 0), n_neighbors=10), CONFIG)
+    workers = {task["worker"] for task in stream.data}
+    assert workers == set(dask_client_of_two.scheduler_info()["workers"])

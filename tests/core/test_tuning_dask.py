@@ -8,10 +8,8 @@ import threading
 import time
 
 import optuna
-import psutil
 import pytest
 
-from scimta_kedro.core.dask_cluster import DaskConfig, dask_client
 from scimta_kedro.core.params import section_config
 from scimta_kedro.core.tuning import StudyConfig, parse_search_space
 from scimta_kedro.core.tuning_dask import WORKER_ATTRIBUTE, run_study_on_dask
@@ -19,33 +17,6 @@ from scimta_kedro.core.validate import InputError
 
 from .conftest import TINY_OBJECTIVE
 from .test_tuning import PARAMETERS, SPACE
-
-pytest.importorskip("distributed")
-
-TWO_WORKERS = DaskConfig(n_workers=2, memory_limit="3GiB")
-
-
-def _dask_processes() -> list[psutil.Process]:
-    """Worker processes started by this test process. Python's multiprocessing resource
-    tracker is left out: it is started once and lives until the interpreter exits."""
-    processes = []
-    for child in psutil.Process().children(recursive=True):
-        command = " ".join(child.cmdline())
-        if "multiprocessing" in command and "resource_tracker" not in command:
-            processes.append(child)
-    return processes
-
-
-@pytest.fixture(scope="module")
-def client():
-    before = {process.pid for process in _dask_processes()}
-    with dask_client(TWO_WORKERS) as started:
-        started.wait_for_workers(2, timeout=120)
-        yield started
-    deadline = time.monotonic() + 30
-    while {p.pid for p in _dask_processes()} - before and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not {p.pid for p in _dask_processes()} - before, "the cluster left processes"
 
 
 def _run(client, tuning_data, study_config, finished):
@@ -60,15 +31,17 @@ def _run(client, tuning_data, study_config, finished):
     )
 
 
-def test_trials_are_spread_over_both_workers_and_reported_once(client, tuning_data, tmp_path):
+def test_trials_are_spread_over_both_workers_and_reported_once(
+    dask_client_of_two, tuning_data, tmp_path
+):
     finished = []
     config = StudyConfig(n_trials=4, study_name="spread", storage=f"sqlite:///{tmp_path}/s.db")
-    study = _run(client, tuning_data, config, finished)
+    study = _run(dask_client_of_two, tuning_data, config, finished)
 
     assert sorted(trial.number for trial, _ in finished) == [0, 1, 2, 3]
     assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
     workers = {trial.user_attrs[WORKER_ATTRIBUTE] for trial in study.trials}
-    assert workers == set(client.scheduler_info()["workers"])
+    assert workers == set(dask_client_of_two.scheduler_info()["workers"])
     # The first trial is the current parameters, as in the in-process study.
     assert study.trials[0].params["graph_construction.n_neighbors"] == 10
     for trial, result in finished:
@@ -79,7 +52,9 @@ def test_trials_are_spread_over_both_workers_and_reported_once(client, tuning_da
     assert len(resumed.trials) == 4
 
 
-def test_the_pruner_on_a_worker_sees_the_trials_of_the_study(client, tuning_data, tmp_path):
+def test_the_pruner_on_a_worker_sees_the_trials_of_the_study(
+    dask_client_of_two, tuning_data, tmp_path
+):
     """Three finished trials with an unreachable training score: a new trial, trained on a
     worker, is below their median at its first report and is pruned there."""
     storage = f"sqlite:///{tmp_path}/pruned.db"
@@ -90,7 +65,7 @@ def test_the_pruner_on_a_worker_sees_the_trials_of_the_study(client, tuning_data
             optuna.trial.create_trial(value=1e9, intermediate_values={9: 1e9, 19: 1e9})
         )
     finished = []
-    study = _run(client, tuning_data, config, finished)
+    study = _run(dask_client_of_two, tuning_data, config, finished)
 
     new = [trial for trial in study.trials if trial.number >= 3]
     assert len(new) == 2
@@ -99,7 +74,9 @@ def test_the_pruner_on_a_worker_sees_the_trials_of_the_study(client, tuning_data
     assert [outcome for _, outcome in finished] == [None, None]
 
 
-def test_a_worker_killed_mid_trial_leaves_that_trial_failed(client, tuning_data, tmp_path):
+def test_a_worker_killed_mid_trial_leaves_that_trial_failed(
+    dask_client_of_two, tuning_data, tmp_path
+):
     storage = f"sqlite:///{tmp_path}/killed.db"
     config = StudyConfig(n_trials=3, study_name="killed", storage=storage)
     killed = {}
@@ -120,14 +97,14 @@ def test_a_worker_killed_mid_trial_leaves_that_trial_failed(client, tuning_data,
     killer = threading.Thread(target=kill_the_first_running_trial)
     killer.start()
     finished = []
-    study = _run(client, tuning_data, config, finished)
+    study = _run(dask_client_of_two, tuning_data, config, finished)
     killer.join()
 
     states = {trial.number: trial.state for trial in study.trials}
     assert states[killed["number"]] == optuna.trial.TrialState.FAIL
     assert list(states.values()).count(optuna.trial.TrialState.COMPLETE) == 2
     assert len(finished) == 3
-    client.wait_for_workers(2, timeout=120)  # the nanny restarted the killed worker
+    dask_client_of_two.wait_for_workers(2, timeout=120)  # the nanny restarted the killed worker
 
 
 @pytest.mark.parametrize(

@@ -51,13 +51,15 @@ class DataProcessingParams:
 
     ``counts_layer`` holds raw counts when ``X`` is normalised (``None``: ``X``). An
     ``.h5ad`` whose ``X`` stores more than ``in_memory_max_nonzeros`` counts stays on disk and
-    is preprocessed in row chunks (``None``: always load).
+    is preprocessed in row chunks (``None``: always load): by this process, or on the Dask
+    cluster that ``dask`` names (:mod:`scimta_kedro.core.dask_preprocess`).
     """
 
     counts_layer: str | None = None
     in_memory_max_nonzeros: int | None = 200_000_000
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     preprocessing: PreprocessConfig = field(default_factory=PreprocessConfig)
+    dask: DaskConfig = field(default_factory=DaskConfig)
 
 
 @dataclass(frozen=True)

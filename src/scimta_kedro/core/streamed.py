@@ -49,7 +49,7 @@ def _blocks(matrix, block_size: int, description: str):
 def _quality_control_pass(matrix, config: PreprocessConfig, sample: np.ndarray):
     """Detected genes per cell, detecting QC-passing cells per gene, and the sampled cells'
     counts (all genes)."""
-    min_genes = _min_genes(config)
+    min_genes = min_genes_kept(config)
     genes_per_cell = np.zeros(matrix.shape[0], dtype=np.int64)
     cells_per_gene = np.zeros(matrix.shape[1], dtype=np.int64)
     sampled = []
@@ -64,7 +64,7 @@ def _quality_control_pass(matrix, config: PreprocessConfig, sample: np.ndarray):
     return genes_per_cell, cells_per_gene, sp.vstack(sampled, format="csr")
 
 
-def _min_genes(config: PreprocessConfig) -> int:
+def min_genes_kept(config: PreprocessConfig) -> int:
     return max(config.min_genes_per_cell, 1)  # empty cells cannot be normalised
 
 
@@ -148,7 +148,7 @@ def preprocess_backed(
     sample = np.sort(rng.choice(adata.n_obs, n_sample, replace=False))
 
     genes_per_cell, cells_per_gene, sample_counts = _quality_control_pass(matrix, config, sample)
-    keep_cells = genes_per_cell >= _min_genes(config)
+    keep_cells = genes_per_cell >= min_genes_kept(config)
     keep_genes = cells_per_gene >= max(config.min_cells_per_gene, 1)
     check_quality_control(int(keep_cells.sum()), int(keep_genes.sum()), adata.shape, config)
     sample_kept = keep_cells[sample]
@@ -182,11 +182,39 @@ def preprocess_backed(
 
     obs = adata.obs[keep_cells].copy()
     obs["n_genes"] = genes_per_cell[keep_cells]  # as sc.pp.filter_cells
+    return sparse_preprocessed(
+        obs,
+        hvg_table[is_hvg].copy(),
+        counts,
+        totals,
+        mitochondrial if mito_columns.size else None,
+        uns=adata.uns,
+        config=config,
+    )
+
+
+def sparse_preprocessed(
+    obs: pd.DataFrame,
+    var: pd.DataFrame,
+    counts: sp.csr_matrix,
+    totals: np.ndarray,
+    mitochondrial: np.ndarray | None,
+    *,
+    uns,
+    config: PreprocessConfig,
+) -> ad.AnnData:
+    """The preprocessed cells from the passing cells' HVG counts: normalised by each cell's
+    total over the passing genes, log1p, sparse z-scores and PCA (module docstring).
+
+    ``mitochondrial`` is each cell's count over the passing mitochondrial genes, or ``None``
+    when no gene is named as one.
+    """
+    obs = obs.copy()
     obs[keys.TOTAL_COUNTS] = totals.astype(np.float32)
-    if mito_columns.size:
+    if mitochondrial is not None:
         obs[keys.PCT_MITOCHONDRIAL] = 100 * mitochondrial / totals
-    cells = ad.AnnData(X=counts.copy(), obs=obs, var=hvg_table[is_hvg].copy())
-    cells.uns.update(adata.uns)
+    cells = ad.AnnData(X=counts.copy(), obs=obs, var=var)
+    cells.uns.update(uns)
     cells.layers[COUNTS_LAYER] = counts
     target_sum = config.target_sum or float(np.median(totals))
     cells.X = sp.csr_matrix(sp.diags((target_sum / totals).astype(np.float32)) @ cells.X)

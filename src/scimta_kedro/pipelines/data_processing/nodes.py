@@ -9,6 +9,7 @@ import anndata as ad
 
 from scimta_kedro import pp
 from scimta_kedro.core import simulate
+from scimta_kedro.core.dask_cluster import dask_client
 from scimta_kedro.core.io import read_cells
 from scimta_kedro.core.params import section_config
 from scimta_kedro.core.validate import InputError, check_enough_observations
@@ -71,10 +72,20 @@ def preprocess_cells(
 ) -> ad.AnnData:
     """QC, normalisation, HVGs, scaling and PCA; raw counts kept in ``layers['counts']``.
 
-    Data read backed (larger than ``in_memory_max_nonzeros``) are processed in row chunks.
+    Data read backed (larger than ``in_memory_max_nonzeros``) are processed in row chunks:
+    here, or on the Dask cluster of ``data_processing.dask``.
     """
     config = section_config("data_processing", options, random_state)
-    preprocessed = pp.preprocess(validated_cells, config.preprocessing)
+    if config.dask.enabled and validated_cells.isbacked:
+        with dask_client(config.dask):
+            preprocessed = pp.preprocess(validated_cells, config.preprocessing, use_dask=True)
+    else:
+        if config.dask.enabled:
+            logger.info(
+                "data_processing.dask is set, but the input was loaded in memory (at most "
+                "in_memory_max_nonzeros counts): preprocessing it here, without Dask."
+            )
+        preprocessed = pp.preprocess(validated_cells, config.preprocessing)
     logger.info(
         "data_processing: %d cells x %d genes in; %d cells kept, %d highly variable genes.",
         validated_cells.n_obs,
