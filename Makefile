@@ -13,7 +13,7 @@ export PYTHONUNBUFFERED := 1
 .PHONY: install run test test-fast lint format viz mlflow-ui notebook benchmark benchmark-install lock clean
 
 BENCHMARKS := accuracy batch_correction gene_communities imputation speed scale graph_scaling \
-  tuning design_choices
+  tuning design_choices dask_scaling
 
 # pip check, except for what the benchmark extra installs with --no-deps on purpose
 # (requirements-benchmarks-nodeps.lock): any other broken requirement fails.

@@ -12,7 +12,7 @@ import pytest
 
 from scimta_kedro.core.params import section_config
 from scimta_kedro.core.tuning import StudyConfig, parse_search_space
-from scimta_kedro.core.tuning_dask import WORKER_ATTRIBUTE, run_study_on_dask
+from scimta_kedro.core.tuning_dask import WORKER_ATTRIBUTE, run_study_on_dask, shared_storage_url
 from scimta_kedro.core.validate import InputError
 
 from .conftest import TINY_OBJECTIVE
@@ -117,3 +117,12 @@ def test_a_worker_killed_mid_trial_leaves_that_trial_failed(
 def test_an_unusable_cluster_setting_is_named(dask, message):
     with pytest.raises(InputError, match=rf"tuning\.dask\.{message}|tuning\.dask.*{message}"):
         section_config("tuning", {"dask": dask})
+
+
+def test_a_relative_sqlite_study_is_opened_at_the_same_file_by_the_scheduler(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    url = shared_storage_url("sqlite:///data/06_models/study.db")
+    assert url == f"sqlite:///{tmp_path / 'data/06_models/study.db'}"
+    assert (tmp_path / "data/06_models").is_dir()
+    assert shared_storage_url(None) is None
+    assert shared_storage_url("postgresql://host/db") == "postgresql://host/db"

@@ -1,0 +1,300 @@
+"""Dask benchmark: tuning trials on 1 and 2 workers, and large-file preprocessing on Dask
+against the streamed chunk loops.
+
+* **Tuning.** In a scratch copy of the project, ``kedro run --pipeline data_processing`` on
+  the default simulation (3000 cells), then ``kedro run --pipeline tuning`` with ``--trials``
+  trials (in memory, the project's search space and pruner), three times: in this process as
+  today (TensorFlow on every core), and on a local Dask cluster of 1 and of 2 one-thread
+  workers (``tuning.dask.n_workers``). Wall time of each run, start-up included, and the
+  trials' states.
+* **Preprocessing.** Simulated 10x-like files (the scale benchmark's, cached in
+  ``--cache-dir``) read backed and preprocessed, each way in its own process: the streamed
+  chunk loops (``core/streamed.py``, one process) and scanpy's Dask support on a local
+  cluster of ``--workers`` one-thread workers (``core/dask_preprocess.py``). Wall time; peak
+  RSS of the process that holds the client and the scheduler (a local cluster's scheduler
+  runs in it), of each worker, and their sum (a bound: the peaks need not coincide). The two
+  results are compared (same cells, same HVGs).
+* **Study storage.** What a trial pays for sharing the study, on 2 workers at once: seconds
+  per ``trial.report`` + ``trial.should_prune`` (what a trial does every ``report_every``
+  epochs), with the study in ``optuna_integration.DaskStorage`` over SQLite on the scheduler,
+  and with every worker opening the SQLite file itself (``RDBStorage``).
+
+Usage::
+
+    .venv/bin/python -m benchmarks.dask_scaling [--trials 4] [--cells 300000 1300000]
+        [--workers 2] [--skip-tuning] [--skip-preprocessing] [--skip-storage]
+        [--keep-other-parts] [--cache-dir data/scale_benchmark]
+        [--output benchmarks/results/dask_scaling.md]
+
+``--keep-other-parts`` keeps the stored rows of the parts skipped this time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.lib.scratch_project import (
+    KEDRO,
+    PROJECT_ROOT,
+    run_measured,
+    scratch_project,
+    write_results,
+)
+from benchmarks.scale import simulated_file
+
+TRIALS_TABLE = "data/08_reporting/tuning_trials.csv"
+TUNING_MODES = {"in this process": None, "Dask, 1 worker": 1, "Dask, 2 workers": 2}
+
+
+def _peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def measure_tuning(n_trials: int, workdir: Path) -> list[dict]:
+    """One tuning run per mode on the same preprocessed cells."""
+    project = scratch_project(workdir)
+    result, wall, _ = run_measured([KEDRO, "run", "--pipeline", "data_processing"], project)
+    if result.returncode != 0:
+        raise RuntimeError(f"data_processing failed:\n{result.stdout[-4000:]}")
+    rows = []
+    for mode, workers in TUNING_MODES.items():
+        parameters = f"tuning.study.n_trials={n_trials},tuning.study.storage=null"
+        if workers is not None:
+            parameters += f",tuning.dask.n_workers={workers}"
+        command = [KEDRO, "run", "--pipeline", "tuning", "--params", parameters]
+        result, wall, rss = run_measured(command, project)
+        if result.returncode != 0:
+            raise RuntimeError(f"tuning ({mode}) failed:\n{result.stdout[-4000:]}")
+        trials = pd.read_csv(project / TRIALS_TABLE)
+        row = {
+            "mode": mode,
+            "workers": workers,
+            "wall_s": wall,
+            "driver_rss_gib": rss,
+            "states": trials["state"].value_counts().to_dict(),
+            "trial_s": float(trials["duration"].map(pd.Timedelta).dt.total_seconds().mean()),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def preprocess_once(path: Path, mode: str, workers: int, output: Path) -> None:
+    """In a child process: preprocess ``path`` one way; write the measurements."""
+    from scimta_kedro import pp
+    from scimta_kedro.core.dask_cluster import DaskConfig, dask_client
+    from scimta_kedro.core.io import read_cells
+    from scimta_kedro.core.params import section_config
+
+    config = section_config("data_processing", {}).preprocessing
+    cells = pp.setup_anndata(read_cells(path, 0), label_key="cell_type")
+    start = time.perf_counter()
+    row = {"mode": mode}
+    if mode == "dask":
+        with dask_client(DaskConfig(n_workers=workers)) as client:
+            preprocessed = pp.preprocess(cells, config, use_dask=True)
+            row["wall_s"] = time.perf_counter() - start
+            peaks = client.run(_peak_rss_gib)
+        row["worker_rss_gib"] = sorted(peaks.values())
+    else:
+        preprocessed = pp.preprocess(cells, config)
+        row["wall_s"] = time.perf_counter() - start
+    row["driver_rss_gib"] = _peak_rss_gib()
+    row["total_rss_gib"] = row["driver_rss_gib"] + sum(row.get("worker_rss_gib", []))
+    row["shape"] = list(preprocessed.shape)
+    row["hvgs"] = list(map(str, preprocessed.var_names))
+    output.write_text(json.dumps(row))
+
+
+def measure_preprocessing(n_cells: int, workers: int, cache_dir: Path, workdir: Path) -> dict:
+    path = simulated_file(n_cells, cache_dir)
+    measured = {}
+    for mode in ("streamed", "dask"):
+        output = workdir / f"{mode}_{n_cells}.json"
+        command = [
+            sys.executable,
+            "-m",
+            __spec__.name,
+            "--preprocess-one",
+            str(path),
+            mode,
+            str(workers),
+            str(output),
+        ]
+        environment = {**os.environ, "DO_NOT_TRACK": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        finished = subprocess.run(
+            command, check=False, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True
+        )
+        if finished.returncode != 0:
+            raise RuntimeError(f"{mode} preprocessing failed:\n{finished.stderr[-4000:]}")
+        measured[mode] = json.loads(output.read_text())
+        print(n_cells, mode, f"{measured[mode]['wall_s']:.0f} s", flush=True)
+    streamed, on_dask = measured["streamed"], measured["dask"]
+    return {
+        "cells": n_cells,
+        "workers": workers,
+        "streamed": {k: v for k, v in streamed.items() if k != "hvgs"},
+        "dask": {k: v for k, v in on_dask.items() if k != "hvgs"},
+        "same_shape": streamed["shape"] == on_dask["shape"],
+        "shared_hvgs": len(set(streamed["hvgs"]) & set(on_dask["hvgs"])),
+        "n_hvgs": len(on_dask["hvgs"]),
+    }
+
+
+STORAGE_REPORTS = 100
+
+
+def _reports_on_worker(study_name: str, storage) -> float:
+    """Seconds per report + pruning check of a new trial of the study, from a worker."""
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    trial = study.ask()
+    start = time.perf_counter()
+    for step in range(STORAGE_REPORTS):
+        trial.report(float(step), step)
+        trial.should_prune()
+    elapsed = time.perf_counter() - start
+    study.tell(trial, 0.0)
+    return elapsed / STORAGE_REPORTS
+
+
+def measure_storage(workdir: Path) -> list[dict]:
+    import optuna
+    from optuna_integration import DaskStorage
+
+    from scimta_kedro.core.dask_cluster import DaskConfig, dask_client
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rows = []
+    with dask_client(DaskConfig(n_workers=2)) as client:
+        client.wait_for_workers(2)
+        storages = {
+            "DaskStorage over SQLite, on the scheduler": DaskStorage(
+                f"sqlite:///{workdir}/shared.db", client=client
+            ),
+            "SQLite opened by every worker (RDBStorage)": f"sqlite:///{workdir}/direct.db",
+        }
+        for name, storage in storages.items():
+            optuna.create_study(study_name="storage", storage=storage, direction="maximize")
+            futures = [
+                client.submit(_reports_on_worker, "storage", storage, pure=False, workers=[w])
+                for w in client.scheduler_info()["workers"]
+            ]
+            seconds = client.gather(futures)
+            rows.append({"storage": name, "ms_per_report": 1000 * sum(seconds) / len(seconds)})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def markdown(
+    tuning: list[dict], preprocessing: list[dict], storage: list[dict], command: str
+) -> str:
+    lines = [f"Command: `{command}`  ", f"Machine: 2 cores; {time.strftime('%Y-%m-%d')}", ""]
+    if tuning:
+        base = next(row for row in tuning if row["workers"] == 1)["wall_s"]
+        lines += [
+            "### Tuning: the same trials in this process and on a local Dask cluster",
+            "",
+            "| mode | wall (s), start-up included | vs 1 worker | mean trial (s) | trials |",
+            "|---|---|---|---|---|",
+        ]
+        for row in tuning:
+            states = ", ".join(f"{n} {state.lower()}" for state, n in sorted(row["states"].items()))
+            lines.append(
+                f"| {row['mode']} | {row['wall_s']:.0f} | {base / row['wall_s']:.2f}x | "
+                f"{row['trial_s']:.0f} | {states} |"
+            )
+        lines.append("")
+    if preprocessing:
+        lines += [
+            "### Preprocessing a file read backed: streamed chunk loops vs scanpy on Dask",
+            "",
+            "| cells | path | wall (s) | peak RSS (GiB): client + scheduler | each worker | "
+            "total | same cells and HVGs |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in preprocessing:
+            same = f"{row['same_shape']}, {row['shared_hvgs']}/{row['n_hvgs']} HVGs shared"
+            labels = {
+                "streamed": "streamed (one process)",
+                "dask": f"Dask, {row['workers']} one-thread workers",
+            }
+            for mode, label in labels.items():
+                measured = row[mode]
+                workers = ", ".join(f"{v:.2f}" for v in measured.get("worker_rss_gib", [])) or "-"
+                lines.append(
+                    f"| {row['cells']} | {label} | {measured['wall_s']:.0f} | "
+                    f"{measured['driver_rss_gib']:.2f} | {workers} | "
+                    f"{measured['total_rss_gib']:.2f} | {same if mode == 'dask' else ''} |"
+                )
+        lines.append("")
+    if storage:
+        lines += [
+            "### The shared study: one report + pruning check, 2 workers at once",
+            "",
+            "| storage | ms per report |",
+            "|---|---|",
+            *[f"| {row['storage']} | {row['ms_per_report']:.1f} |" for row in storage],
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--cells", type=int, nargs="+", default=[300_000, 1_300_000])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-tuning", action="store_true")
+    parser.add_argument("--skip-preprocessing", action="store_true")
+    parser.add_argument("--skip-storage", action="store_true")
+    parser.add_argument("--keep-other-parts", action="store_true")
+    parser.add_argument("--cache-dir", type=Path, default=PROJECT_ROOT / "data/scale_benchmark")
+    parser.add_argument(
+        "--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/dask_scaling.md"
+    )
+    parser.add_argument("--preprocess-one", nargs=4, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.preprocess_one:
+        path, mode, workers, output = arguments.preprocess_one
+        preprocess_once(Path(path), mode, int(workers), Path(output))
+        return
+    stored = {}
+    if arguments.keep_other_parts and arguments.output.with_suffix(".json").exists():
+        stored = json.loads(arguments.output.with_suffix(".json").read_text())[0]
+    with tempfile.TemporaryDirectory(prefix="scimta-dask-") as scratch:
+        workdir = Path(scratch)
+        parts = {
+            "tuning": None if arguments.skip_tuning else measure_tuning(arguments.trials, workdir),
+            "preprocessing": None
+            if arguments.skip_preprocessing
+            else [
+                measure_preprocessing(n, arguments.workers, arguments.cache_dir, workdir)
+                for n in arguments.cells
+            ],
+            "storage": None if arguments.skip_storage else measure_storage(workdir),
+        }
+    parts = {
+        name: rows if rows is not None else stored.get(name, []) for name, rows in parts.items()
+    }
+    command = "python -m benchmarks.dask_scaling " + " ".join(sys.argv[1:])
+    write_results(
+        arguments.output,
+        markdown(parts["tuning"], parts["preprocessing"], parts["storage"], command.strip()),
+        [parts],
+    )
+
+
+if __name__ == "__main__":
+    main()
