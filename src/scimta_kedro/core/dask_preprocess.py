@@ -30,7 +30,12 @@ import numpy as np
 import scanpy as sc
 from anndata.experimental import read_elem_lazy
 
-from .preprocess import PreprocessConfig, check_quality_control, mitochondrial_genes
+from .preprocess import (
+    PreprocessConfig,
+    check_quality_control,
+    mitochondrial_genes,
+    rank_highly_variable_genes,
+)
 from .streamed import min_genes_kept, sparse_preprocessed
 
 logger = logging.getLogger(__name__)
@@ -75,14 +80,7 @@ def preprocess_dask(
     counts = lazy.X
 
     logger.info("Ranking highly variable genes of %d cells on Dask.", lazy.n_obs)
-    sc.pp.normalize_total(lazy, target_sum=config.target_sum)
-    sc.pp.log1p(lazy)
-    sc.pp.highly_variable_genes(
-        lazy,
-        n_top_genes=min(config.n_top_genes, lazy.n_vars),
-        flavor=config.hvg_flavor,
-        batch_key=batch_key,
-    )
+    rank_highly_variable_genes(lazy, config, batch_key)
     is_hvg = lazy.var["highly_variable"].to_numpy()
 
     mitochondrial = mitochondrial_genes(lazy.var_names)

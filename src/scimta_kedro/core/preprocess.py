@@ -127,12 +127,7 @@ def preprocess_counts(
         in_mitochondria = np.asarray(adata.X[:, mitochondrial].sum(axis=1)).ravel()
         adata.obs[PCT_MITOCHONDRIAL] = 100 * in_mitochondria / adata.obs[TOTAL_COUNTS]
     adata.layers[COUNTS_LAYER] = adata.X.copy()
-    log_normalize(adata, config)
-
-    n_top_genes = min(config.n_top_genes, adata.n_vars)
-    sc.pp.highly_variable_genes(
-        adata, n_top_genes=n_top_genes, flavor=config.hvg_flavor, batch_key=batch_key
-    )
+    rank_highly_variable_genes(adata, config, batch_key)
     adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
     adata.layers[LOG_LAYER] = adata.X.copy()
     n_pcs = scale_and_pca(adata, config)
@@ -152,6 +147,20 @@ def log_normalize(adata: ad.AnnData, config: PreprocessConfig) -> None:
     place (scanpy)."""
     sc.pp.normalize_total(adata, target_sum=config.target_sum)
     sc.pp.log1p(adata)
+
+
+def rank_highly_variable_genes(
+    adata: ad.AnnData, config: PreprocessConfig, batch_key: str | None
+) -> None:
+    """Normalise and log-transform ``adata.X`` in place, then rank its highly variable genes
+    into ``adata.var`` (scanpy; ``X`` in memory, or a Dask array)."""
+    log_normalize(adata, config)
+    sc.pp.highly_variable_genes(
+        adata,
+        n_top_genes=min(config.n_top_genes, adata.n_vars),
+        flavor=config.hvg_flavor,
+        batch_key=batch_key,
+    )
 
 
 def scale_and_pca(adata: ad.AnnData, config: PreprocessConfig) -> int:

@@ -35,7 +35,12 @@ from tqdm.auto import tqdm
 from . import keys
 from .io import row_blocks
 from .keys import COUNTS_LAYER, LOG_LAYER
-from .preprocess import PreprocessConfig, check_quality_control, mitochondrial_genes
+from .preprocess import (
+    PreprocessConfig,
+    check_quality_control,
+    mitochondrial_genes,
+    rank_highly_variable_genes,
+)
 from .run_info import params_record
 
 logger = logging.getLogger(__name__)
@@ -77,14 +82,7 @@ def _highly_variable_genes(
 ) -> pd.DataFrame:
     """scanpy's HVG table (on the QC-passing genes ``var``) from the sampled cells."""
     sample = ad.AnnData(X=sample_counts, obs=sample_obs, var=var)
-    sc.pp.normalize_total(sample, target_sum=config.target_sum)
-    sc.pp.log1p(sample)
-    sc.pp.highly_variable_genes(
-        sample,
-        n_top_genes=min(config.n_top_genes, sample.n_vars),
-        flavor=config.hvg_flavor,
-        batch_key=batch_key,
-    )
+    rank_highly_variable_genes(sample, config, batch_key)
     return sample.var
 
 
