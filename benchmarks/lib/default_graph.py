@@ -8,14 +8,14 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
-from benchmarks.lib.scratch_project import default_config, default_parameters
 
+from benchmarks.lib.scratch_project import default_config, default_parameters
 from scimta_kedro.core.dec_start import dec_start_partition
 from scimta_kedro.core.graphs import PPMIGraph, build_ppmi_graph
 from scimta_kedro.core.io import read_cells
 from scimta_kedro.core.keys import COUNTS_LAYER
-from scimta_kedro.core.preprocess import preprocess_counts
 from scimta_kedro.core.params import section_config
+from scimta_kedro.core.preprocess import preprocess_counts
 from scimta_kedro.core.train import GraphData, encoder_features
 from scimta_kedro.core.validate import validate_counts
 

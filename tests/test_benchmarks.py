@@ -1,0 +1,70 @@
+"""The benchmark package: every module imports, and the accuracy anchors do what they say.
+
+The benchmarks run outside the suite (hours); these tests catch what would stop one before
+it starts, such as a module that never reached git.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.lib.leiden_to_k import bisected_to_k
+from scimta_kedro.core.simulate import SimulationConfig, simulate_counts
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(
+    ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    for path in (ROOT / "benchmarks").rglob("*.py")
+    if path.name != "__init__.py"
+)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_benchmark_module_imports(module):
+    importlib.import_module(module)
+
+
+def _clusters_growing_with(resolution: float) -> np.ndarray:
+    """A stand-in for Leiden: floor(3 x resolution) + 1 clusters of 100 points."""
+    return np.arange(100) % (int(3 * resolution) + 1)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 9, 40])
+def test_the_resolution_is_bisected_to_the_asked_number_of_clusters(k):
+    assert np.unique(bisected_to_k(_clusters_growing_with, k)).size == k
+
+
+def test_a_count_that_no_resolution_gives_returns_the_closest():
+    def even_counts(resolution: float) -> np.ndarray:
+        return np.arange(100) % (2 * max(int(resolution), 1))
+
+    assert np.unique(bisected_to_k(even_counts, 5)).size == 4
+
+
+@pytest.fixture(scope="module")
+def labelled_file(tmp_path_factory):
+    cells = simulate_counts(SimulationConfig(n_cells=300, n_genes=400, n_groups=3, de_log_fold=2.0))
+    path = tmp_path_factory.mktemp("anchors") / "cells.h5ad"
+    cells.write_h5ad(path)
+    return path
+
+
+@pytest.mark.parametrize("method", ["leiden", "bisect", "kmeans"])
+def test_an_anchor_process_reports_its_partition(labelled_file, method):
+    command = [sys.executable, "-m", "benchmarks.lib.anchors", method, str(labelled_file)]
+    finished = subprocess.run(
+        [*command, "cell_type", "3", "0"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    line = next(x for x in finished.stdout.splitlines() if x.startswith("RESULT"))
+    (row,) = json.loads(line[len("RESULT") :]).values()
+    assert row["cells"] == "300 / 300"
+    if method != "leiden":
+        assert row["clusters"] == 3
+    assert row["ari"] > 0.9  # three well separated planted groups
