@@ -56,7 +56,7 @@ def labelled_file(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("method", ["leiden", "bisect", "kmeans"])
+@pytest.mark.parametrize("method", ["leiden", "bisect", "kmeans", "published"])
 def test_an_anchor_process_reports_its_partition(labelled_file, method):
     command = [sys.executable, "-m", "benchmarks.lib.anchors", method, str(labelled_file)]
     finished = subprocess.run(

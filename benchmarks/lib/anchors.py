@@ -7,6 +7,10 @@ after it:
 * ``leiden``: scanpy's neighbours (15, on the PCs) and Leiden at resolution 1.0 (igraph).
 * ``bisect``: the same graph, Leiden's resolution bisected to the annotated k.
 * ``kmeans``: KMeans(k) on the 50 PCs (10 starts).
+* ``published``: the published method at its published settings, dense
+  (:func:`benchmarks.lib.dense_reference.published_clusters`: 500 HVGs z-scored, 1000
+  pretraining and 300 clustering epochs, KMeans(k) start), on files of at most
+  ``PUBLISHED_MAX_CELLS`` cells (N x N matrices).
 * ``scvi``: scvi-tools' default SCVI model on the raw counts of the same HVGs (``batch_key``
   ``batch`` where the file has that column), on the CPU; its latent gives Leiden at 1.0,
   Leiden bisected to k and KMeans(k).
@@ -16,7 +20,7 @@ ARI, NMI, clusters, cells kept / input.
 
 Usage::
 
-    .venv/bin/python -m benchmarks.lib.anchors <leiden|bisect|kmeans|scvi> <file.h5ad>
+    .venv/bin/python -m benchmarks.lib.anchors <leiden|bisect|kmeans|published|scvi> <file.h5ad>
         <label_key> <k> <seed>
 """
 
@@ -33,6 +37,7 @@ from benchmarks.lib.scratch_project import default_config
 
 NEIGHBOURS = 15
 BATCH_KEY = "batch"
+PUBLISHED_MAX_CELLS = 10_000
 
 
 def preprocessed(path: Path, label_key: str, seed: int):
@@ -88,6 +93,12 @@ def partitions(method: str, cells, k: int, seed: int) -> dict[str, np.ndarray]:
         return {"bisect": bisected_to_k(lambda r: _leiden(graph, r, seed), k)}
     if method == "kmeans":
         return {"kmeans": _kmeans(cells.obsm["X_pca"], k, seed)}
+    if method == "published":
+        from benchmarks.lib.dense_reference import published_clusters
+
+        if cells.n_obs > PUBLISHED_MAX_CELLS:
+            return {}
+        return {"published": published_clusters(cells, k, seed)}
     if method == "scvi":
         cells.obsm["X_scvi"] = _scvi_latent(cells, seed)
         graph = _neighbour_graph(cells, "X_scvi", seed)
@@ -96,7 +107,7 @@ def partitions(method: str, cells, k: int, seed: int) -> dict[str, np.ndarray]:
             "scvi_bisect": bisected_to_k(lambda r: _leiden(graph, r, seed), k),
             "scvi_kmeans": _kmeans(cells.obsm["X_scvi"], k, seed),
         }
-    raise SystemExit(f"unknown anchor {method!r}: leiden, bisect, kmeans or scvi")
+    raise SystemExit(f"unknown anchor {method!r}: leiden, bisect, kmeans, published or scvi")
 
 
 def main() -> None:
