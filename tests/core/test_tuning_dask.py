@@ -10,6 +10,7 @@ import time
 import optuna
 import pytest
 
+from scimta_kedro.core.dask_cluster import DaskConfig, dask_client
 from scimta_kedro.core.params import section_config
 from scimta_kedro.core.tuning import StudyConfig, parse_search_space
 from scimta_kedro.core.tuning_dask import WORKER_ATTRIBUTE, run_study_on_dask, shared_storage_url
@@ -126,3 +127,13 @@ def test_a_relative_sqlite_study_is_opened_at_the_same_file_by_the_scheduler(tmp
     assert (tmp_path / "data/06_models").is_dir()
     assert shared_storage_url(None) is None
     assert shared_storage_url("postgresql://host/db") == "postgresql://host/db"
+
+
+def test_a_running_cluster_is_used_by_its_address_and_left_running(dask_client_of_two, tuning_data):
+    address = dask_client_of_two.scheduler.address
+    finished = []
+    with dask_client(DaskConfig(scheduler_address=address)) as client:
+        study = _run(client, tuning_data, StudyConfig(n_trials=2, study_name="remote"), finished)
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    # Only the connection was closed: the cluster's workers are still there.
+    assert len(dask_client_of_two.scheduler_info()["workers"]) == 2
