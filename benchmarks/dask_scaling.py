@@ -197,15 +197,23 @@ def measure_storage(workdir: Path) -> list[dict]:
     return rows
 
 
-def markdown(
-    tuning: list[dict], preprocessing: list[dict], storage: list[dict], command: str
-) -> str:
-    lines = [f"Command: `{command}`  ", f"Machine: 2 cores; {time.strftime('%Y-%m-%d')}", ""]
+def markdown(parts: dict) -> str:
+    """The three tables, each under the command that measured it."""
+    tuning, preprocessing, storage = (
+        parts[name] for name in ("tuning", "preprocessing", "storage")
+    )
+    commands = parts.get("commands", {})
+    lines = ["Machine: 2 cores", ""]
+
+    def command_of(part: str) -> list[str]:
+        return [f"Command: `.venv/bin/{commands[part]}`", ""] if part in commands else []
+
     if tuning:
         base = next(row for row in tuning if row["workers"] == 1)["wall_s"]
         lines += [
             "### Tuning: the same trials in this process and on a local Dask cluster",
             "",
+            *command_of("tuning"),
             "| mode | wall (s), start-up included | vs 1 worker | mean trial (s) | trials |",
             "|---|---|---|---|---|",
         ]
@@ -220,6 +228,7 @@ def markdown(
         lines += [
             "### Preprocessing a file read backed: streamed chunk loops vs scanpy on Dask",
             "",
+            *command_of("preprocessing"),
             "| cells | path | wall (s) | peak RSS (GiB): client + scheduler | each worker | "
             "total | same cells and HVGs |",
             "|---|---|---|---|---|---|---|",
@@ -243,6 +252,7 @@ def markdown(
         lines += [
             "### The shared study: one report + pruning check, 2 workers at once",
             "",
+            *command_of("storage"),
             "| storage | ms per report |",
             "|---|---|",
             *[f"| {row['storage']} | {row['ms_per_report']:.1f} |" for row in storage],
@@ -260,6 +270,9 @@ def main() -> None:
     parser.add_argument("--skip-preprocessing", action="store_true")
     parser.add_argument("--skip-storage", action="store_true")
     parser.add_argument("--keep-other-parts", action="store_true")
+    parser.add_argument(
+        "--tables-only", action="store_true", help="rewrite the tables from the stored rows"
+    )
     parser.add_argument("--cache-dir", type=Path, default=PROJECT_ROOT / "data/scale_benchmark")
     parser.add_argument(
         "--output", type=Path, default=PROJECT_ROOT / "benchmarks/results/dask_scaling.md"
@@ -271,8 +284,12 @@ def main() -> None:
         preprocess_once(Path(path), mode, int(workers), Path(output))
         return
     stored = {}
-    if arguments.keep_other_parts and arguments.output.with_suffix(".json").exists():
-        stored = json.loads(arguments.output.with_suffix(".json").read_text())[0]
+    json_path = arguments.output.with_suffix(".json")
+    if (arguments.keep_other_parts or arguments.tables_only) and json_path.exists():
+        stored = json.loads(json_path.read_text())[0]
+    if arguments.tables_only:
+        write_results(arguments.output, markdown(stored), [stored])
+        return
     with tempfile.TemporaryDirectory(prefix="scimta-dask-") as scratch:
         workdir = Path(scratch)
         parts = {
