@@ -26,7 +26,9 @@ Usage::
         [--keep-other-parts] [--cache-dir data/scale_benchmark]
         [--output benchmarks/results/dask_scaling.md]
 
-``--keep-other-parts`` keeps the stored rows of the parts skipped this time.
+``--keep-other-parts`` keeps the stored rows of the parts skipped this time, and of the
+other sizes (``--skip-tuning --skip-storage --cells 1300000 --keep-other-parts`` adds the
+1.3M row).
 """
 
 from __future__ import annotations
@@ -302,15 +304,21 @@ def main() -> None:
             ],
             "storage": None if arguments.skip_storage else measure_storage(workdir),
         }
+    if parts["preprocessing"] is not None and arguments.keep_other_parts:
+        # Sizes measured one command at a time: the stored rows of the other sizes stay.
+        sizes = {row["cells"] for row in parts["preprocessing"]}
+        kept = [row for row in stored.get("preprocessing", []) if row["cells"] not in sizes]
+        parts["preprocessing"] = sorted(kept + parts["preprocessing"], key=lambda r: r["cells"])
+    command = " ".join(["python -m benchmarks.dask_scaling", *sys.argv[1:]])
+    commands = dict(stored.get("commands", {}))
+    for name, rows in parts.items():
+        if rows is not None:
+            commands[name] = command
     parts = {
         name: rows if rows is not None else stored.get(name, []) for name, rows in parts.items()
     }
-    command = "python -m benchmarks.dask_scaling " + " ".join(sys.argv[1:])
-    write_results(
-        arguments.output,
-        markdown(parts["tuning"], parts["preprocessing"], parts["storage"], command.strip()),
-        [parts],
-    )
+    parts["commands"] = commands
+    write_results(arguments.output, markdown(parts), [parts])
 
 
 if __name__ == "__main__":
