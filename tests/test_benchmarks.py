@@ -68,3 +68,13 @@ def test_an_anchor_process_reports_its_partition(labelled_file, method):
     if method != "leiden":
         assert row["clusters"] == 3
     assert row["ari"] > 0.9  # three well separated planted groups
+
+
+def test_the_dask_tables_render_from_their_stored_rows():
+    from benchmarks.dask_scaling import markdown
+
+    (parts,) = json.loads((ROOT / "benchmarks/results/dask_scaling.json").read_text())
+    text = markdown(parts)
+    for heading in ("### Tuning", "### Preprocessing", "### The shared study"):
+        assert heading in text
+    assert text.count("Command: `.venv/bin/python -m benchmarks.dask_scaling") == 3
