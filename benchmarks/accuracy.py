@@ -28,8 +28,10 @@ over seeds, the ARI range, and the mean over datasets with the two bladder files
 Baron pancreas files counted as one dataset each, and on how many of those datasets every
 seed's number of clusters lies within a factor 1.5 of the true number.
 
-``--methods`` runs some methods only and ``--append`` keeps the other methods' rows of the
-result file, so that the slow scVI anchor need not be rerun when only ours changes.
+``--methods`` runs some methods only and ``--append`` keeps the result file's other rows (of
+the other methods, and of these methods on the files and seeds not run now), so that the
+slow scVI anchor need not be rerun when only ours changes. ``--tables-only`` rewrites the
+tables from the stored rows.
 
 Usage::
 
@@ -346,6 +348,9 @@ def main() -> None:
         default="",
         help="extra kedro --params for ours only, to measure a candidate default; needs --output",
     )
+    parser.add_argument(
+        "--tables-only", action="store_true", help="rewrite the tables from the stored rows"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     arguments = parser.parse_args()
     if arguments.params and arguments.output == RESULTS:
@@ -354,12 +359,17 @@ def main() -> None:
 
     rows = []
     json_path = arguments.output.with_suffix(".json")
-    if arguments.append and json_path.exists():
+    if (arguments.append or arguments.tables_only) and json_path.exists():
+        running = {(dataset.stem, seed) for dataset in files for seed in arguments.seeds}
         rows = [
             row
             for row in json.loads(json_path.read_text())
-            if row.get("anchor", "ours") not in arguments.methods
+            if arguments.tables_only
+            or row.get("anchor", "ours") not in arguments.methods
+            or (row["dataset"], row["seed"]) not in running
         ]
+    if arguments.tables_only:
+        files = []
     with tempfile.TemporaryDirectory(prefix="scimta-benchmark-") as scratch:
         for dataset in files:
             for seed in arguments.seeds:
