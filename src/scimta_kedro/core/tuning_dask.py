@@ -131,7 +131,7 @@ def run_study_on_dask(
         logger.info("Running %d trials on %d Dask workers.", remaining, worker_count(client))
         shared_data = client.scatter(data, broadcast=True)
         try:
-            _TrialQueue(study, storage, client, shared_data, remaining).run(
+            _TrialQueue(study, client, shared_data, remaining).run(
                 lambda trial: TrialTask(
                     study.study_name,
                     storage,
@@ -157,7 +157,6 @@ class _TrialQueue:
     """Keeps every worker busy with one trial until ``remaining`` trials have started."""
 
     study: optuna.Study
-    storage: Any
     client: Any
     shared_data: Any
     remaining: int
