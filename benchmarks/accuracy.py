@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.lib.anchors import BATCH_KEY
 from benchmarks.lib.scratch_project import (
     PROJECT_ROOT,
     biology,
@@ -64,7 +65,6 @@ from benchmarks.lib.scratch_project import (
 LABEL_KEY = "cell_type"
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "accuracy.md"
 METHODS = ("ours", "batch", "leiden", "bisect", "kmeans", "published", "scvi")
-BATCH_KEY = "batch"
 BATCH_MODE = "batch_key"
 OURS_BATCH = "scimta-kedro (batch_key=batch)"
 KMEANS_ON_LATENT = "KMeans(true k) on our corrected latent"
@@ -294,22 +294,18 @@ def targets_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _true_k(dataset: Path) -> int:
-    """The number of annotated cell types (the labels are read for nothing else)."""
+def _annotations(dataset: Path) -> tuple[int, bool]:
+    """The number of annotated cell types and whether the file has a batch column (the
+    labels are read for nothing else)."""
     import anndata as ad
 
-    return int(ad.read_h5ad(dataset, backed="r").obs[LABEL_KEY].nunique())
-
-
-def _has_batches(dataset: Path) -> bool:
-    import anndata as ad
-
-    return BATCH_KEY in ad.read_h5ad(dataset, backed="r").obs
+    obs = ad.read_h5ad(dataset, backed="r").obs
+    return int(obs[LABEL_KEY].nunique()), BATCH_KEY in obs
 
 
 def rows_of(dataset: Path, seed: int, methods, scratch: Path, extra: str) -> list[dict]:
     """Every selected method's rows on ``dataset`` with ``seed``."""
-    k = _true_k(dataset)
+    k, has_batches = _annotations(dataset)
     base = {"dataset": dataset.stem, "seed": seed, "true_k": k}
     rows = []
     if "ours" in methods:
@@ -320,7 +316,7 @@ def rows_of(dataset: Path, seed: int, methods, scratch: Path, extra: str) -> lis
         rows.append(
             {**base, "mode": "k given", "method": name, **ours(dataset, scratch, k, seed, extra)}
         )
-    if "batch" in methods and _has_batches(dataset):
+    if "batch" in methods and has_batches:
         for row in ours_with_batches(dataset, scratch, k, seed):
             rows.append({**base, "mode": BATCH_MODE, **row})
     for method in methods:

@@ -150,8 +150,7 @@ def published_clusters(cells, n_clusters: int, seed: int) -> np.ndarray:
 
     ranked = cells.var["dispersions_norm"].to_numpy()
     genes = np.argsort(-np.nan_to_num(ranked, nan=-np.inf), kind="stable")[:PUBLISHED_GENES]
-    log = cells.layers[LOG_LAYER][:, genes]
-    features = sc.pp.scale(log.toarray() if hasattr(log, "toarray") else np.asarray(log))
+    features = sc.pp.scale(cells.layers[LOG_LAYER][:, genes].toarray())
     counts = cells.layers[COUNTS_LAYER][:, genes].toarray()
     ppmi, propagation = dense_ppmi_graph(cells.obsm[PCA], GraphConfig(random_state=seed))
     config = TrainingConfig(

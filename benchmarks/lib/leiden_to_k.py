@@ -1,8 +1,8 @@
 """Leiden with its resolution bisected until it finds k clusters: the k-given anchor.
 
 The number of Leiden clusters grows with the resolution (not strictly: a step can skip a
-count). The resolution is raised until Leiden finds at least k clusters, then bisected on a
-log scale between the last resolution below k and the first at or above it. The partition
+count). The resolution is doubled (or halved) from 1 until the count is k or k is
+bracketed, then bisected on a log scale between the resolutions below and above k. The partition
 with exactly k clusters is returned as soon as one is found; otherwise the one whose count
 is closest to k (the lower count on a tie).
 """
@@ -15,6 +15,7 @@ import numpy as np
 
 START_RESOLUTION = 1.0
 MAX_RESOLUTION = 100.0
+MIN_RESOLUTION = 1e-4
 BISECTION_STEPS = 30
 
 
@@ -29,23 +30,28 @@ def bisected_to_k(leiden_at: Callable[[float], np.ndarray], k: int) -> np.ndarra
         seen.append((count, resolution, labels))
         return count
 
-    low, high = None, START_RESOLUTION
-    count = run(high)
-    while count < k and high < MAX_RESOLUTION:
-        low, high = high, high * 2
-        count = run(high)
-    if count > k and low is None:
-        low = high
-        while count > k and low > 1e-4:
-            high, low = low, low / 2
-            count = run(low)
-        low, high = (low, high) if count < k else (low, low)
-    if count != k and low is not None and low < high:
+    # Double or halve the resolution until k is found or bracketed: below (fewer) and above.
+    below = above = None
+    resolution = START_RESOLUTION
+    count = run(resolution)
+    while count != k:
+        if count < k:
+            below = resolution
+            if above is not None or resolution >= MAX_RESOLUTION:
+                break
+            resolution *= 2
+        else:
+            above = resolution
+            if below is not None or resolution <= MIN_RESOLUTION:
+                break
+            resolution /= 2
+        count = run(resolution)
+    if count != k and below is not None and above is not None:
         for _ in range(BISECTION_STEPS):
-            middle = float(np.sqrt(low * high))
+            middle = float(np.sqrt(below * above))
             count = run(middle)
             if count == k:
                 break
-            low, high = (middle, high) if count < k else (low, middle)
+            below, above = (middle, above) if count < k else (below, middle)
     best = min(seen, key=lambda entry: (abs(entry[0] - k), entry[0]))
     return best[2]

@@ -12,8 +12,8 @@ import pytest
 
 from scimta_kedro.core.dask_cluster import DaskConfig, dask_client
 from scimta_kedro.core.params import section_config
-from scimta_kedro.core.tuning import StudyConfig, parse_search_space
-from scimta_kedro.core.tuning_dask import WORKER_ATTRIBUTE, run_study_on_dask, shared_storage_url
+from scimta_kedro.core.tuning import StudyConfig, local_storage_url, parse_search_space
+from scimta_kedro.core.tuning_dask import WORKER_ATTRIBUTE, run_study_on_dask
 from scimta_kedro.core.validate import InputError
 
 from .conftest import TINY_OBJECTIVE
@@ -122,11 +122,11 @@ def test_an_unusable_cluster_setting_is_named(dask, message):
 
 def test_a_relative_sqlite_study_is_opened_at_the_same_file_by_the_scheduler(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    url = shared_storage_url("sqlite:///data/06_models/study.db")
+    url = local_storage_url("sqlite:///data/06_models/study.db")
     assert url == f"sqlite:///{tmp_path / 'data/06_models/study.db'}"
     assert (tmp_path / "data/06_models").is_dir()
-    assert shared_storage_url(None) is None
-    assert shared_storage_url("postgresql://host/db") == "postgresql://host/db"
+    assert local_storage_url(None) is None
+    assert local_storage_url("postgresql://host/db") == "postgresql://host/db"
 
 
 def test_a_running_cluster_is_used_by_its_address_and_left_running(dask_client_of_two, tuning_data):

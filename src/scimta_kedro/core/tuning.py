@@ -296,19 +296,22 @@ _FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 _SQLITE_PREFIX = "sqlite:///"
 
 
-def _create_sqlite_folder(storage: str | None) -> None:
-    """SQLite creates the database file, not its folder (e.g. ``data/06_models`` when only
-    data_processing has run)."""
+def local_storage_url(storage: str | None) -> str | None:
+    """The storage URL with a SQLite path made absolute and its folder created (SQLite
+    creates the file, not its folder, e.g. ``data/06_models`` when only data_processing has
+    run; a local Dask scheduler opens the same file from its own process)."""
     if storage and storage.startswith(_SQLITE_PREFIX):
-        Path(storage[len(_SQLITE_PREFIX) :]).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(storage[len(_SQLITE_PREFIX) :])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _SQLITE_PREFIX + str(path.resolve())
+    return storage
 
 
 def create_study(study_config: StudyConfig, storage=None) -> optuna.Study:
     """Create or load the study: maximised, TPE sampler, median pruner. ``storage`` (an
     Optuna storage object) replaces ``study_config.storage`` when given."""
     if storage is None:
-        _create_sqlite_folder(study_config.storage)
-        storage = study_config.storage
+        storage = local_storage_url(study_config.storage)
     return optuna.create_study(
         study_name=study_config.study_name,
         storage=storage,

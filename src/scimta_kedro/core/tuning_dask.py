@@ -23,7 +23,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -37,6 +36,7 @@ from .tuning import (
     TrialResult,
     TuningData,
     create_study,
+    local_storage_url,
     pruner,
     record_parts,
     suggested_options,
@@ -48,21 +48,10 @@ logger = logging.getLogger(__name__)
 
 # User attribute of a trial: the address of the worker that runs it.
 WORKER_ATTRIBUTE = "dask_worker"
-_SQLITE_PREFIX = "sqlite:///"
 
 
 class TrialWorkerLost(RuntimeError):
     """The worker running a trial died; Dask started the trial again elsewhere."""
-
-
-def shared_storage_url(storage: str | None) -> str | None:
-    """The storage URL as the scheduler opens it: a relative SQLite path made absolute (the
-    scheduler of a local cluster runs in this process, in this folder)."""
-    if storage and storage.startswith(_SQLITE_PREFIX):
-        path = Path(storage[len(_SQLITE_PREFIX) :])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return _SQLITE_PREFIX + str(path.resolve())
-    return storage
 
 
 @dataclass(frozen=True)
@@ -124,7 +113,7 @@ def run_study_on_dask(
     """
     from optuna_integration import DaskStorage
 
-    storage = DaskStorage(shared_storage_url(study_config.storage), client=client)
+    storage = DaskStorage(local_storage_url(study_config.storage), client=client)
     study = create_study(study_config, storage)
     remaining = trials_to_run(study, dimensions, parameters, study_config)
     if remaining > 0:

@@ -11,14 +11,16 @@ import math
 import mlflow
 import optuna
 
+from scimta_kedro.core.tuning_dask import WORKER_ATTRIBUTE
+
 
 def log_trial(trial: optuna.trial.FrozenTrial, metrics: dict[str, float]) -> None:
     """Log a finished trial's parameters, state and metrics as a nested run."""
     with mlflow.start_run(run_name=f"trial {trial.number}", nested=True):
         mlflow.log_params(trial.params)
         tags = {"optuna_trial": trial.number, "optuna_state": trial.state.name}
-        if "dask_worker" in trial.user_attrs:  # trials run on a Dask cluster
-            tags["dask_worker"] = trial.user_attrs["dask_worker"]
+        if WORKER_ATTRIBUTE in trial.user_attrs:  # trials run on a Dask cluster
+            tags[WORKER_ATTRIBUTE] = trial.user_attrs[WORKER_ATTRIBUTE]
         mlflow.set_tags(tags)
         finite = {name: value for name, value in metrics.items() if math.isfinite(value)}
         if finite:
