@@ -78,3 +78,41 @@ def test_the_dask_tables_render_from_their_stored_rows():
     for heading in ("### Tuning", "### Preprocessing", "### The shared study"):
         assert heading in text
     assert text.count("Command: `.venv/bin/python -m benchmarks.dask_scaling") == 3
+
+
+def _blocks(n_blocks: int, size: int = 40):
+    """A graph of ``n_blocks`` cliques of ``size`` nodes, each joined to the next by one edge."""
+    import scipy.sparse as sp
+
+    dense = np.kron(np.eye(n_blocks), np.ones((size, size)))
+    for block in range(n_blocks - 1):
+        dense[block * size, (block + 1) * size] = dense[(block + 1) * size, block * size] = 1
+    return sp.csr_matrix(dense)
+
+
+@pytest.mark.parametrize("n_blocks", [3, 6])
+def test_the_label_free_count_rules_find_planted_cliques(n_blocks):
+    from benchmarks.sweeps.cluster_count_rules import (
+        eigengap_count,
+        most_stable_resolution_count,
+        plateau_count,
+    )
+
+    graph = _blocks(n_blocks)
+    assert eigengap_count(graph) == n_blocks
+    assert plateau_count(graph) == n_blocks
+    assert most_stable_resolution_count(graph) == n_blocks
+
+
+def test_the_marker_merge_joins_clusters_without_distinct_genes():
+    import scipy.sparse as sp
+
+    from benchmarks.sweeps.cluster_count_rules import marker_merge_count
+
+    # Clusters 0 and 1 share a programme of 40 genes; cluster 2 has its own.
+    expression = np.zeros((90, 80))
+    expression[:60, :40] = 2.0
+    expression[60:, 40:] = 2.0
+    labels = np.repeat([0, 1, 2], 30)
+    assert marker_merge_count(sp.csr_matrix(expression), labels, min_markers=10) == 2
+    assert marker_merge_count(sp.csr_matrix(expression), labels, min_markers=81) == 1

@@ -1,0 +1,249 @@
+"""Label-free rules for the number of clusters, against the annotated k, chosen leave-one-out.
+
+``training.n_clusters: auto`` counts the Leiden clusters of the kNN graph at one resolution.
+Annotations cut the same kind of data at very different grains (4 stages of the P.
+falciparum cycle, 19 clusters of the myeloid continuum), so this sweep asks whether a rule
+that looks at the data itself lands within a factor 1.5 of the annotated k more often. For
+every labelled ``.h5ad`` in ``../shared/data`` it builds the default graphs (seed 0) and
+counts the clusters each rule finds (labels only score):
+
+* **Leiden count at a fixed resolution** on the kNN graph (0.3 is the default, 1.0 scanpy's);
+* **most stable resolution**: Leiden on the whole kNN graph and on ``SUBSAMPLES`` random 80%
+  subsets of the cells (their induced subgraphs), at each resolution of ``RESOLUTIONS``; the
+  count at the resolution whose subset partitions agree best (mean ARI with the whole
+  partition on the same cells; ties go to the finer resolution), as chooseR does with
+  bootstraps;
+* **eigengap**: the largest gap among the top eigenvalues of the normalised PPMI graph;
+* **resolution plateau**: the count that Leiden keeps over the longest run of a log-spaced
+  resolution grid;
+* **marker merge**: Leiden's kNN clusters at resolution 1, the two clusters with the fewest
+  distinct genes merged until every pair has at least ``m`` genes whose mean log-normalised
+  expression differs by ``MARKER_LOG_DIFFERENCE`` (a cluster must have markers).
+
+The leave-one-dataset-out view chooses, for each held-out dataset, the rule with the most
+other datasets within 1.5x (then the smallest mean |log2(count / k)|), and reports whether
+it is within 1.5x on the one held out. The two bladder files are one dataset, as are the two
+Baron pancreas files.
+
+Usage::
+
+    .venv/bin/python -m benchmarks.sweeps.cluster_count_rules [--data-dir ../shared/data]
+        [--output benchmarks/results/cluster_count_rules.md]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import eigsh
+from sklearn.metrics import adjusted_rand_score
+
+from benchmarks.lib.default_graph import preprocessed_cells_and_graph, training_data
+from benchmarks.lib.scratch_project import (
+    benchmark_parser,
+    biology,
+    labelled_datasets,
+    rows_for_each_dataset,
+    write_results,
+)
+from scimta_kedro.core.cluster import leiden_on_graph
+from scimta_kedro.core.keys import COUNTS_LAYER
+
+LABEL_KEY = "cell_type"
+RESOLUTIONS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0)
+SUBSAMPLES = 5
+SUBSAMPLE_SHARE = 0.8
+EIGENVALUES = 40
+PLATEAU_GRID = np.geomspace(0.05, 3.0, 30)
+MARKER_LOG_DIFFERENCE = 0.7
+MARKER_COUNTS = (10, 30, 80)
+
+
+def most_stable_resolution_count(graph: sp.spmatrix, seed: int = 0) -> int:
+    """The count at the resolution whose partitions of 80% subsets agree best with the whole."""
+    generator = np.random.default_rng(seed)
+    n_cells = graph.shape[0]
+    subsets = [
+        np.sort(generator.choice(n_cells, int(SUBSAMPLE_SHARE * n_cells), replace=False))
+        for _ in range(SUBSAMPLES)
+    ]
+    best = (-1.0, 0)
+    for resolution in RESOLUTIONS:
+        whole = leiden_on_graph(graph, resolution=resolution, random_state=seed)
+        agreement = np.mean(
+            [
+                adjusted_rand_score(
+                    whole[subset],
+                    leiden_on_graph(
+                        graph[subset][:, subset], resolution=resolution, random_state=seed + i
+                    ),
+                )
+                for i, subset in enumerate(subsets)
+            ]
+        )
+        if agreement >= best[0]:
+            best = (agreement, int(np.unique(whole).size))
+    return best[1]
+
+
+def eigengap_count(graph: sp.spmatrix) -> int:
+    """The k after the largest gap among the top eigenvalues of D^-1/2 A D^-1/2 (k >= 2)."""
+    adjacency = sp.csr_matrix(graph, dtype=np.float64, copy=True)  # setdiag edits in place
+    adjacency.setdiag(0)
+    adjacency.eliminate_zeros()
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    scale = sp.diags(1.0 / np.sqrt(np.maximum(degree, 1e-12)))
+    values = eigsh(scale @ adjacency @ scale, k=EIGENVALUES + 1, which="LA")[0]
+    gaps = -np.diff(np.sort(values)[::-1])
+    return int(np.argmax(gaps[1:]) + 2)
+
+
+def plateau_count(graph: sp.spmatrix, seed: int = 0) -> int:
+    """The count (>= 3) Leiden keeps over the most consecutive resolutions of the grid."""
+    counts = [
+        int(np.unique(leiden_on_graph(graph, resolution=r, random_state=seed)).size)
+        for r in PLATEAU_GRID
+    ]
+    best, run, chosen = 0, 0, counts[-1]
+    for position, count in enumerate(counts):
+        run = run + 1 if position and count == counts[position - 1] else 1
+        if count >= 3 and run > best:
+            best, chosen = run, count
+    return chosen
+
+
+def marker_merge_count(log_expression: sp.spmatrix, labels: np.ndarray, min_markers: int) -> int:
+    """Clusters left once every pair differs in at least ``min_markers`` genes (merging the
+    pair with the fewest first, from cluster sums)."""
+    codes = np.unique(labels, return_inverse=True)[1].ravel()
+    n_found = int(codes.max()) + 1
+    indicator = sp.csr_matrix(
+        (np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_found, codes.size)
+    )
+    sums = np.asarray((indicator @ log_expression).todense(), dtype=np.float64)
+    sizes = np.asarray(indicator.sum(axis=1), dtype=np.float64).ravel()
+    active = list(range(n_found))
+    while len(active) > 1:
+        means = sums[active] / sizes[active, None]
+        markers = (np.abs(means[:, None, :] - means[None, :, :]) >= MARKER_LOG_DIFFERENCE).sum(-1)
+        markers = markers.astype(float)
+        np.fill_diagonal(markers, np.inf)
+        first, second = np.unravel_index(np.argmin(markers), markers.shape)
+        if markers[first, second] >= min_markers:
+            break
+        kept, absorbed = active[first], active[second]
+        sums[kept] += sums[absorbed]
+        sizes[kept] += sizes[absorbed]
+        active.remove(absorbed)
+    return len(active)
+
+
+def log_normalised(counts: sp.spmatrix) -> sp.csr_matrix:
+    """log1p of counts scaled to 10^4 per cell (scanpy's normalize_total + log1p)."""
+    counts = sp.csr_matrix(counts, dtype=np.float64)
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    scaled = sp.csr_matrix(sp.diags(1e4 / np.maximum(totals, 1.0)) @ counts)
+    scaled.data = np.log1p(scaled.data)
+    return scaled
+
+
+def sweep(dataset) -> list[dict]:
+    cells, graph = preprocessed_cells_and_graph(dataset, seed=0)
+    true_k = int(cells.obs[LABEL_KEY].nunique())
+    data = training_data(cells, graph)
+    knn = data.knn_connectivities
+    log_expression = log_normalised(cells.layers[COUNTS_LAYER])
+    fine = leiden_on_graph(knn, resolution=1.0, random_state=0)
+    counts = {
+        "kNN Leiden r=0.3 (default)": int(
+            np.unique(leiden_on_graph(knn, resolution=0.3, random_state=0)).size
+        ),
+        "kNN Leiden r=1 (scanpy)": int(np.unique(fine).size),
+        "most stable resolution": most_stable_resolution_count(knn),
+        "PPMI eigengap": eigengap_count(data.edges),
+        "resolution plateau": plateau_count(knn),
+        **{
+            f"marker merge, m={m}": marker_merge_count(log_expression, fine, m)
+            for m in MARKER_COUNTS
+        },
+    }
+    return [
+        {
+            "dataset": dataset.stem,
+            "true_k": true_k,
+            "rule": rule,
+            "clusters": count,
+            "within_1_5x": true_k / 1.5 <= count <= 1.5 * true_k,
+        }
+        for rule, count in counts.items()
+    ]
+
+
+def _merit(rows: list[dict], rule: str, datasets: list[str]) -> tuple[int, float]:
+    at = {r["dataset"]: r for r in rows if r["rule"] == rule}
+    by_biology: dict[str, bool] = {}
+    for dataset in datasets:
+        by_biology[biology(dataset)] = by_biology.get(biology(dataset), True) and bool(
+            at[dataset]["within_1_5x"]
+        )
+    error = np.mean([abs(np.log2(at[d]["clusters"] / at[d]["true_k"])) for d in datasets])
+    return sum(by_biology.values()), -float(error)
+
+
+def table(rows: list[dict], command: str) -> str:
+    rules = list(dict.fromkeys(row["rule"] for row in rows))
+    datasets = sorted({row["dataset"] for row in rows})
+    at = {(r["dataset"], r["rule"]): r for r in rows}
+    n_biologies = len({biology(d) for d in datasets})
+    lines = [
+        f"Command: `{command}`  ",
+        "Default graphs (seed 0). Clusters each rule finds; * = within 1.5x of the annotated k "
+        "(labels only score).",
+        "",
+        "| dataset | true k | " + " | ".join(rules) + " |",
+        "|---|---|" + "---|" * len(rules),
+    ]
+    for dataset in datasets:
+        cells = [
+            f"{at[dataset, rule]['clusters']}{'*' if at[dataset, rule]['within_1_5x'] else ''}"
+            for rule in rules
+        ]
+        true_k = at[dataset, rules[0]]["true_k"]
+        lines.append(f"| {dataset} | {true_k} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **datasets within 1.5x** | | "
+        + " | ".join(f"{_merit(rows, rule, datasets)[0]}/{n_biologies}" for rule in rules)
+        + " |"
+    )
+    lines += [
+        "",
+        "Leave one dataset out: the rule chosen on the other datasets, and whether its count is "
+        "within 1.5x on the one held out.",
+        "",
+        "| held out | chosen on the others | held-out clusters (true k) | within 1.5x |",
+        "|---|---|---|---|",
+    ]
+    held_within = 0
+    for held in sorted({biology(d) for d in datasets}):
+        kept = [d for d in datasets if biology(d) != held]
+        chosen = max(rules, key=lambda rule, kept=kept: _merit(rows, rule, kept))
+        held_rows = [at[d, chosen] for d in datasets if biology(d) == held]
+        within = all(r["within_1_5x"] for r in held_rows)
+        held_within += within
+        found = ", ".join(f"{r['clusters']} ({r['true_k']})" for r in held_rows)
+        lines.append(f"| {held} | {chosen} | {found} | {'yes' if within else 'no'} |")
+    lines.append(f"| **held out within 1.5x** | | | {held_within}/{n_biologies} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = benchmark_parser(__doc__.splitlines()[0], "cluster_count_rules")
+    args = parser.parse_args()
+    rows = rows_for_each_dataset(labelled_datasets(args.data_dir), sweep)
+    write_results(
+        args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.cluster_count_rules"), rows
+    )
+
+
+if __name__ == "__main__":
+    main()
