@@ -104,7 +104,13 @@ def preprocess_once(path: Path, mode: str, workers: int, output: Path) -> None:
     row = {"mode": mode}
     if mode == "dask":
         with dask_client(DaskConfig(n_workers=workers)) as client:
-            preprocessed = pp.preprocess(cells, config, use_dask=True)
+            try:
+                preprocessed = pp.preprocess(cells, config, use_dask=True)
+            except Exception as error:  # noqa: BLE001 - a failed size is a result to report
+                # Workers killed for memory end the compute with KilledWorker: the row says
+                # so instead of losing the streamed measurement beside it.
+                row["error"] = f"{type(error).__name__}: {str(error)[:300]}"
+                preprocessed = None
             row["wall_s"] = time.perf_counter() - start
             peaks = client.run(_peak_rss_gib)
         row["worker_rss_gib"] = sorted(peaks.values())
@@ -113,8 +119,8 @@ def preprocess_once(path: Path, mode: str, workers: int, output: Path) -> None:
         row["wall_s"] = time.perf_counter() - start
     row["driver_rss_gib"] = _peak_rss_gib()
     row["total_rss_gib"] = row["driver_rss_gib"] + sum(row.get("worker_rss_gib", []))
-    row["shape"] = list(preprocessed.shape)
-    row["hvgs"] = list(map(str, preprocessed.var_names))
+    row["shape"] = list(preprocessed.shape) if preprocessed is not None else []
+    row["hvgs"] = list(map(str, preprocessed.var_names)) if preprocessed is not None else []
     output.write_text(json.dumps(row))
 
 
@@ -237,6 +243,8 @@ def markdown(parts: dict) -> str:
         ]
         for row in preprocessing:
             same = f"{row['same_shape']}, {row['shared_hvgs']}/{row['n_hvgs']} HVGs shared"
+            if "error" in row["dask"]:
+                same = f"failed: {row['dask']['error']}"
             labels = {
                 "streamed": "streamed (one process)",
                 "dask": f"Dask, {row['workers']} one-thread workers",
