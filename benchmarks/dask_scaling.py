@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -140,12 +141,16 @@ def measure_preprocessing(n_cells: int, workers: int, cache_dir: Path, workdir: 
             str(output),
         ]
         environment = {**os.environ, "DO_NOT_TRACK": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        start = time.perf_counter()
         finished = subprocess.run(
             command, check=False, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True
         )
-        if finished.returncode != 0:
-            raise RuntimeError(f"{mode} preprocessing failed:\n{finished.stderr[-4000:]}")
-        measured[mode] = json.loads(output.read_text())
+        if finished.returncode == 0:
+            measured[mode] = json.loads(output.read_text())
+        else:
+            # A child killed by the kernel for memory (-9) writes nothing: its failure is the
+            # row, so the other path's measurement beside it is kept.
+            measured[mode] = failed_row(mode, finished, time.perf_counter() - start)
         print(n_cells, mode, f"{measured[mode]['wall_s']:.0f} s", flush=True)
     streamed, on_dask = measured["streamed"], measured["dask"]
     return {
@@ -157,6 +162,17 @@ def measure_preprocessing(n_cells: int, workers: int, cache_dir: Path, workdir: 
         "shared_hvgs": len(set(streamed["hvgs"]) & set(on_dask["hvgs"])),
         "n_hvgs": len(on_dask["hvgs"]),
     }
+
+
+def failed_row(mode: str, finished: subprocess.CompletedProcess, wall_s: float) -> dict:
+    """The row of a preprocessing child that exited without writing its measurements."""
+    if finished.returncode == -signal.SIGKILL:
+        reason = "killed (SIGKILL: out of memory)"
+    else:
+        last_line = (finished.stderr.strip().splitlines() or ["no output"])[-1]
+        reason = f"exit {finished.returncode}: {last_line[:300]}"
+    print(f"{mode} preprocessing failed, {reason}", flush=True)
+    return {"mode": mode, "error": reason, "wall_s": wall_s, "shape": [], "hvgs": []}
 
 
 STORAGE_REPORTS = 100
@@ -242,20 +258,26 @@ def markdown(parts: dict) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for row in preprocessing:
-            same = f"{row['same_shape']}, {row['shared_hvgs']}/{row['n_hvgs']} HVGs shared"
-            if "error" in row["dask"]:
-                same = f"failed: {row['dask']['error']}"
             labels = {
                 "streamed": "streamed (one process)",
                 "dask": f"Dask, {row['workers']} one-thread workers",
             }
+            same = f"{row['same_shape']}, {row['shared_hvgs']}/{row['n_hvgs']} HVGs shared"
+            failures = [
+                f"{mode} failed: {row[mode]['error']}" for mode in labels if "error" in row[mode]
+            ]
+            if failures:
+                same = "; ".join(failures)
             for mode, label in labels.items():
                 measured = row[mode]
                 workers = ", ".join(f"{v:.2f}" for v in measured.get("worker_rss_gib", [])) or "-"
+                driver, total = (
+                    f"{measured[key]:.2f}" if key in measured else "-"
+                    for key in ("driver_rss_gib", "total_rss_gib")
+                )
                 lines.append(
-                    f"| {row['cells']} | {label} | {measured['wall_s']:.0f} | "
-                    f"{measured['driver_rss_gib']:.2f} | {workers} | "
-                    f"{measured['total_rss_gib']:.2f} | {same if mode == 'dask' else ''} |"
+                    f"| {row['cells']} | {label} | {measured['wall_s']:.0f} | {driver} | "
+                    f"{workers} | {total} | {same if mode == 'dask' else ''} |"
                 )
         lines.append("")
     if storage:

@@ -80,6 +80,32 @@ def test_the_dask_tables_render_from_their_stored_rows():
     assert text.count("Command: `.venv/bin/python -m benchmarks.dask_scaling") == 3
 
 
+def test_a_preprocessing_child_killed_for_memory_is_a_row_beside_the_other_path():
+    from benchmarks.dask_scaling import failed_row, markdown
+
+    killed = subprocess.run(
+        [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    failed = failed_row("dask", killed, 12.0)
+    assert failed["error"] == "killed (SIGKILL: out of memory)"
+    streamed = {"mode": "streamed", "wall_s": 900.0, "driver_rss_gib": 15.0, "total_rss_gib": 15.0}
+    row = {
+        "cells": 1_300_000,
+        "workers": 2,
+        "streamed": streamed,
+        "dask": failed,
+        "same_shape": False,
+        "shared_hvgs": 0,
+        "n_hvgs": 0,
+    }
+    text = markdown({"tuning": [], "preprocessing": [row], "storage": []})
+    assert "| 1300000 | streamed (one process) | 900 | 15.00 | - | 15.00 |  |" in text
+    assert "| 1300000 | Dask, 2 one-thread workers | 12 | - | - | - | dask failed: killed" in text
+
+
 def _blocks(n_blocks: int, size: int = 40):
     """A graph of ``n_blocks`` cliques of ``size`` nodes, each joined to the next by one edge."""
     import scipy.sparse as sp
