@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 from scimta_kedro.core.dask_preprocess import preprocess_dask
-from scimta_kedro.core.io import read_cells
+from scimta_kedro.core.io import is_on_disk, read_cells
 from scimta_kedro.core.preprocess import (
     COUNTS_LAYER,
     LOG_LAYER,
@@ -49,6 +49,33 @@ def test_large_files_are_opened_backed_and_small_ones_loaded(written):
     backed = read_cells(path, max_nonzeros_in_memory=cells.X.nnz - 1)
     assert backed.isbacked
     assert backed.shape == cells.shape
+
+
+def test_a_backed_file_keeps_its_sparse_layers_on_disk(written, tmp_path):
+    cells, _ = written
+    # Counts in a layer, something else in X: the counts are read in chunks like X.
+    with_layer = cells.copy()
+    with_layer.layers["raw_counts"] = cells.X.copy()
+    with_layer.X = sp.csr_matrix(cells.X.multiply(0.5))
+    path = tmp_path / "layered.h5ad"
+    with_layer.write_h5ad(path)
+
+    backed = read_cells(path, 0)
+    assert backed.isbacked
+    assert is_on_disk(backed.X)
+    assert all(is_on_disk(backed.layers[name]) for name in ("raw_counts", "pre_dropout_counts"))
+    assert list(backed.obs_names) == list(cells.obs_names)
+    assert backed.obs.equals(cells.obs)
+    assert backed.uns.keys() == cells.uns.keys()
+
+    streamed = preprocess_backed(
+        validate_counts(backed, counts_layer="raw_counts", n_neighbors=10),
+        CONFIG,
+        counts_layer="raw_counts",
+    )
+    in_memory = preprocess_counts(cells, CONFIG)
+    assert list(streamed.var_names) == list(in_memory.var_names)
+    assert (streamed.layers[COUNTS_LAYER] != in_memory.layers[COUNTS_LAYER]).nnz == 0
 
 
 @pytest.fixture(params=["chunk loops", "dask"])

@@ -73,7 +73,7 @@ def read_cells(path: str | Path, max_nonzeros_in_memory: int | None = None) -> a
                 stored,
                 max_nonzeros_in_memory,
             )
-            return ad.read_h5ad(path, backed="r")
+            return read_backed(path)
         return ad.read_h5ad(path)
     except Exception as error:  # h5py and anndata raise many unrelated types here
         expected = (
@@ -113,6 +113,31 @@ def _read_10x_h5(path: Path) -> ad.AnnData:
     if duplicated:
         cells.var_names_make_unique()
         logger.info("Made %d duplicated 10x gene symbols unique (suffix -1, -2, ...).", duplicated)
+    return cells
+
+
+def read_backed(path: str | Path) -> ad.AnnData:
+    """An ``.h5ad`` opened backed (read-only) with its sparse layers left on disk too.
+
+    ``anndata.read_h5ad(backed="r")`` leaves only ``X`` on disk and loads every layer whole,
+    so a large file with a counts layer beside ``X`` (or the simulator's pre-dropout counts)
+    needs the memory of the whole matrix again. Here sparse layers stay on disk, read in row
+    chunks as ``X`` is, and dense layers are loaded. ``obsp``, ``varp`` and ``raw`` are not
+    read: the analysis uses none of them.
+    """
+    from anndata.io import read_elem, sparse_dataset
+
+    file = h5py.File(path, "r")
+    if "encoding-type" not in file.attrs:  # written before anndata 0.7: anndata's own reader
+        file.close()
+        return ad.read_h5ad(path, backed="r")
+    elements = {
+        key: read_elem(file[key]) for key in ("obs", "var", "uns", "obsm", "varm") if key in file
+    }
+    cells = ad.AnnData(filename=file, **elements)
+    for name, stored in file.get("layers", {}).items():
+        is_sparse = isinstance(stored, h5py.Group)
+        cells.layers[name] = sparse_dataset(stored) if is_sparse else read_elem(stored)
     return cells
 
 
