@@ -128,7 +128,8 @@ def preprocess_backed(
         Preprocessing parameters; ``chunk_cells`` rows are read at a time and HVGs are
         ranked on ``hvg_sample_cells`` random cells.
     counts_layer
-        Layer that holds the counts (read whole by anndata); ``None`` means ``adata.X``.
+        Layer that holds the counts (on disk, read in chunks like ``X``); ``None`` means
+        ``adata.X``.
     batch_key
         ``obs`` column of batches for the HVG ranking, or ``None``.
 
