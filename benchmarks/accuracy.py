@@ -296,6 +296,21 @@ def targets_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def seed_coverage(rows: list[dict], seeds: list[int]) -> str:
+    """A header line naming the methods measured on fewer seeds than the table (empty when
+    every method has every seed)."""
+    seeds_of: dict[str, set[int]] = {}
+    for row in rows:
+        seeds_of.setdefault(row["method"], set()).add(row["seed"])
+    fewer = {method: sorted(found) for method, found in seeds_of.items() if found != set(seeds)}
+    if not fewer:
+        return ""
+    listed = "; ".join(
+        f"{method}: seed {', '.join(map(str, found))}" for method, found in sorted(fewer.items())
+    )
+    return f"Measured on fewer seeds: {listed}  \n"
+
+
 def _annotations(dataset: Path) -> tuple[int, bool]:
     """The number of annotated cell types and whether the file has a batch column (the
     labels are read for nothing else)."""
@@ -388,7 +403,8 @@ def main() -> None:
         command += f" --params {arguments.params} --output {arguments.output}"
     text = (
         f"Command: `.venv/bin/{command}`  \n"
-        f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n"
+        + seed_coverage(rows, seeds)
+        + f"Machine: {os.cpu_count()} cores; date {time.strftime('%Y-%m-%d')}\n\n"
         "### Number of clusters found (auto)\n\n"
         + markdown_table(rows, "auto")
         + "\n### Number of clusters given (the annotated k)\n\n"

@@ -122,6 +122,15 @@ def test_the_time_target_pairs_each_run_with_scanpy_on_the_same_file_and_seed():
     assert line.endswith("| median 4.0x, 3.0x-5.0x on 2 runs | no |")
 
 
+def test_the_accuracy_header_names_the_methods_run_on_fewer_seeds():
+    from benchmarks.accuracy import seed_coverage
+
+    rows = [{"method": "ours", "seed": seed} for seed in (0, 1, 2)]
+    assert seed_coverage(rows, [0, 1, 2]) == ""
+    rows.append({"method": "scVI + KMeans(k)", "seed": 0})
+    assert seed_coverage(rows, [0, 1, 2]) == "Measured on fewer seeds: scVI + KMeans(k): seed 0  \n"
+
+
 def _blocks(n_blocks: int, size: int = 40):
     """A graph of ``n_blocks`` cliques of ``size`` nodes, each joined to the next by one edge."""
     import scipy.sparse as sp
