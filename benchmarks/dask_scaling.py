@@ -103,15 +103,11 @@ def preprocess_once(path: Path, mode: str, workers: int, output: Path) -> None:
     cells = pp.setup_anndata(read_cells(path, 0), label_key="cell_type")
     start = time.perf_counter()
     row = {"mode": mode}
+    # A failure (KilledWorker, or this process killed for memory) ends the child: the parent
+    # makes its row from the exit status (failed_row).
     if mode == "dask":
         with dask_client(DaskConfig(n_workers=workers)) as client:
-            try:
-                preprocessed = pp.preprocess(cells, config, use_dask=True)
-            except Exception as error:  # noqa: BLE001 - a failed size is a result to report
-                # Workers killed for memory end the compute with KilledWorker: the row says
-                # so instead of losing the streamed measurement beside it.
-                row["error"] = f"{type(error).__name__}: {str(error)[:300]}"
-                preprocessed = None
+            preprocessed = pp.preprocess(cells, config, use_dask=True)
             row["wall_s"] = time.perf_counter() - start
             peaks = client.run(_peak_rss_gib)
         row["worker_rss_gib"] = sorted(peaks.values())
@@ -120,8 +116,8 @@ def preprocess_once(path: Path, mode: str, workers: int, output: Path) -> None:
         row["wall_s"] = time.perf_counter() - start
     row["driver_rss_gib"] = _peak_rss_gib()
     row["total_rss_gib"] = row["driver_rss_gib"] + sum(row.get("worker_rss_gib", []))
-    row["shape"] = list(preprocessed.shape) if preprocessed is not None else []
-    row["hvgs"] = list(map(str, preprocessed.var_names)) if preprocessed is not None else []
+    row["shape"] = list(preprocessed.shape)
+    row["hvgs"] = list(map(str, preprocessed.var_names))
     output.write_text(json.dumps(row))
 
 

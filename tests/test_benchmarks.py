@@ -91,6 +91,15 @@ def test_a_preprocessing_child_killed_for_memory_is_a_row_beside_the_other_path(
     )
     failed = failed_row("dask", killed, 12.0)
     assert failed["error"] == "killed (SIGKILL: out of memory)"
+    raised = subprocess.run(
+        [sys.executable, "-c", "raise RuntimeError('KilledWorker: worker-1')"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (
+        failed_row("dask", raised, 3.0)["error"] == "exit 1: RuntimeError: KilledWorker: worker-1"
+    )
     streamed = {"mode": "streamed", "wall_s": 900.0, "driver_rss_gib": 15.0, "total_rss_gib": 15.0}
     row = {
         "cells": 1_300_000,
