@@ -18,6 +18,7 @@ size).
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
@@ -27,6 +28,22 @@ import scipy.sparse as sp
 KERAS_ARTIFACT = "keras_model"
 REGISTERED_NAME = "scimta_model"
 INPUT_NAMES = ("features", "graph_row", "graph_col", "graph_value")
+# What loading the model imports, pinned to this environment's versions. Listed, because
+# MLflow's inference of them loads the model in a child process (about 8 s a run) and still
+# misses TensorFlow and Keras, which the model imports only when it is loaded.
+MODEL_DISTRIBUTIONS = ("scimta-kedro", "mlflow", "keras", "numpy", "scipy")
+TENSORFLOW_DISTRIBUTIONS = ("tensorflow-cpu", "tensorflow")
+
+
+def model_requirements() -> list[str]:
+    """The pip requirements logged with the model: its imports at this environment's versions."""
+    pins = [f"{name}=={version(name)}" for name in MODEL_DISTRIBUTIONS]
+    for name in TENSORFLOW_DISTRIBUTIONS:
+        try:
+            return [*pins, f"{name}=={version(name)}"]
+        except PackageNotFoundError:
+            continue
+    raise PackageNotFoundError("tensorflow-cpu or tensorflow (the model's backend)")
 
 
 def graph_inputs(features, connectivities) -> dict[str, np.ndarray]:
@@ -103,6 +120,7 @@ def log_model(keras_path: Path, features, connectivities) -> None:
         # One registry version per run: promote, compare or load "models:/scimta_model/<v>".
         registered_model_name=REGISTERED_NAME,
         artifacts={KERAS_ARTIFACT: str(keras_path)},
+        pip_requirements=model_requirements(),
         signature=signature,
         input_example=example,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+from pathlib import Path
 
 import anndata as ad
 import mlflow
@@ -155,9 +157,18 @@ def test_the_logged_model_reproduces_the_runs_latent(default_run):
         model = mlflow.pyfunc.load_model(f"runs:/{run_id}/scimta_model")
         # Registered too: one version of "scimta_model" per run.
         versions = mlflow.MlflowClient().search_model_versions("name = 'scimta_model'")
+        requirements = (
+            Path(mlflow.pyfunc.get_model_dependencies(f"runs:/{run_id}/scimta_model"))
+            .read_text()
+            .split()
+        )
     finally:
         mlflow.set_tracking_uri(None)
     assert run_id in {version.run_id for version in versions}
+    # What loading imports, at this environment's versions (TensorFlow and Keras included).
+    pinned = dict(requirement.split("==") for requirement in requirements)
+    for name in ("scimta-kedro", "mlflow", "keras", "tensorflow-cpu"):
+        assert pinned[name] == importlib.metadata.version(name)
     assert set(model.metadata.get_input_schema().input_names()) == {
         "features",
         "graph_row",
