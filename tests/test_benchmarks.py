@@ -176,3 +176,56 @@ def test_the_marker_merge_joins_clusters_without_distinct_genes():
     labels = np.repeat([0, 1, 2], 30)
     assert marker_merge_count(sp.csr_matrix(expression), labels, min_markers=10) == 2
     assert marker_merge_count(sp.csr_matrix(expression), labels, min_markers=81) == 1
+
+
+def _accuracy_rows(ari_by_dataset: dict[str, float]) -> list[dict]:
+    """Rows of ours as benchmarks.accuracy stores them, one seed, both modes."""
+    return [
+        {"dataset": dataset, "seed": 0, "mode": mode, "method": "ours", "ari": ari}
+        for dataset, ari in ari_by_dataset.items()
+        for mode in ("k given", "auto")
+    ]
+
+
+def test_the_cheaper_candidate_is_chosen_only_where_it_keeps_the_clusters():
+    from benchmarks.sweeps.accuracy_candidates import leave_one_out, scores_by_biology
+
+    # The cheap candidate is as good except on "hard", where it loses 0.2: with "hard" among
+    # the others, its mean is 0.05 below (4 datasets), beyond the tolerance.
+    datasets = ["easy_a", "easy_b", "easy_c", "hard"]
+    cheap = {name: 0.8 for name in datasets} | {"hard": 0.4}
+    costly = {name: 0.8 for name in datasets} | {"hard": 0.6}
+    candidates = {
+        "cheap": scores_by_biology(_accuracy_rows(cheap)),
+        "costly": scores_by_biology(_accuracy_rows(costly)),
+    }
+    picks = {pick["held_out"]: pick for pick in leave_one_out(candidates, tolerance=0.01)}
+    assert picks["hard"]["pick"] == "cheap"
+    assert picks["hard"]["k given"] == pytest.approx(0.4)
+    assert {picks[name]["pick"] for name in datasets[:3]} == {"costly"}
+
+
+def test_candidate_files_of_one_biology_weigh_as_one_dataset():
+    from benchmarks.sweeps.accuracy_candidates import scores_by_biology
+
+    scores = scores_by_biology(
+        _accuracy_rows({"mouse_bladder_2100_allgenes": 0.6, "mouse_bladder_2746_top2000": 0.4})
+    )
+    assert scores == {"mouse bladder (2 files)": {"k given": 0.5, "auto": 0.5}}
+
+
+def test_a_candidates_batch_rows_are_scored_against_kmeans_on_its_latent():
+    from benchmarks.accuracy import KMEANS_ON_LATENT, targets_table
+
+    candidate = "scimta-kedro (batch_key=batch, training.pretrain_epochs=100)"
+    rows = [
+        {"dataset": "kang", "seed": 0, "mode": "auto", "method": "ours", "ari": 0.6,
+         "clusters": 5, "true_k": 5, "cells": "1556 / 1556", "wall_s": 50.0},
+        {"dataset": "kang", "seed": 0, "mode": "batch_key", "method": candidate, "ari": 0.62,
+         "anchor": "batch"},
+        {"dataset": "kang", "seed": 0, "mode": "batch_key", "method": KMEANS_ON_LATENT,
+         "ari": 0.70, "anchor": "batch"},
+    ]  # fmt: skip
+    (line,) = [x for x in targets_table(rows).splitlines() if "batch_key" in x]
+    assert "mean -0.080 on 1 datasets" in line
+    assert line.endswith("| no |")

@@ -50,9 +50,9 @@ class TrainingConfig:
     dropout_rate: float = 0.2
     likelihood: str = "nb"
     normalize_edge_decoder: bool = True
-    pretrain_epochs: int = 200
+    pretrain_epochs: int = 100
     pretrain_learning_rate: float = 1e-3
-    finetune_epochs: int = 100
+    finetune_epochs: int = 50
     finetune_learning_rate: float = 5e-4
     graph_loss_weight: float = 0.3
     expression_loss_weight: float = 1.0
@@ -62,7 +62,7 @@ class TrainingConfig:
     target_update_interval: int = 10
     target_frequency_exponent: float = 0.5
     label_change_tolerance: float = 0.001
-    start_target_epochs: int = 40
+    start_target_epochs: int = 20
     batch_conditioned_decoder: bool = True
     batch_penalty_weight: float = 1.0
     max_cells_per_step: int = 20000
