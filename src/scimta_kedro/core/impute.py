@@ -70,7 +70,7 @@ class ImputationConfig:
 
     min_detection_probability: float = 0.01
     value: str = "posterior"
-    prior_strength: float = 0.001
+    prior_strength: float = 0.003
     smoothing_steps: int = 0
     batch_size: int = 4096
 

@@ -20,7 +20,7 @@ def test_imputation_fills_dropouts_and_keeps_raw_counts(tiny_run):
     values = imputed.layers[keys.IMPUTED]
     assert np.isfinite(values.data).all() and (values.data >= 0).all()
     assert values.nnz > counts.nnz
-    # The default posterior trusts measured counts (prior_strength 0.001): they move little.
+    # The default posterior trusts measured counts (prior_strength 0.003): they move little.
     observed = imputed.X.toarray()
     measured = counts.toarray() > 0
     assert np.corrcoef(values.toarray()[measured], observed[measured])[0, 1] > 0.95
