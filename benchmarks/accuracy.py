@@ -66,7 +66,6 @@ LABEL_KEY = "cell_type"
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "accuracy.md"
 METHODS = ("ours", "batch", "leiden", "bisect", "kmeans", "published", "scvi")
 BATCH_MODE = "batch_key"
-OURS_BATCH = "scimta-kedro (batch_key=batch)"
 KMEANS_ON_LATENT = "KMeans(true k) on our corrected latent"
 # Anchor partitions: name in anchors.py -> (mode, row label).
 ANCHOR_ROWS = {
@@ -123,7 +122,7 @@ def ours_with_batches(
     common = {"cells": cells, "wall_s": wall, "rss_gib": rss, "anchor": "batch"}
     return [
         {
-            "method": f"scimta-kedro (batch_key={BATCH_KEY}, {extra})" if extra else OURS_BATCH,
+            "method": f"scimta-kedro (batch_key={BATCH_KEY}{', ' + extra if extra else ''})",
             "ari": summary["ari"],
             "ari_start": summary.get("ari_start"),
             "nmi": summary["nmi"],

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.lib.scratch_project import PROJECT_ROOT, biology, write_results
+from benchmarks.lib.scratch_project import PROJECT_ROOT, per_biology, write_results
 
 MODES = ("k given", "auto")
 DEFAULT_OUTPUT = PROJECT_ROOT / "benchmarks" / "results" / "accuracy_candidates.md"
@@ -42,16 +42,14 @@ def ours_rows(rows: list[dict]) -> list[dict]:
 
 def scores_by_biology(rows: list[dict]) -> dict[str, dict[str, float]]:
     """Biology -> mode -> ARI of ours: the mean over seeds, then over the biology's files."""
-    by_file: dict[tuple[str, str], list[float]] = {}
-    for row in ours_rows(rows):
-        by_file.setdefault((row["dataset"], row["mode"]), []).append(row["ari"])
-    grouped: dict[str, dict[str, list[float]]] = {}
-    for (dataset, mode), values in by_file.items():
-        grouped.setdefault(biology(dataset), {}).setdefault(mode, []).append(np.mean(values))
-    return {
-        name: {mode: float(np.mean(values)) for mode, values in modes.items()}
-        for name, modes in grouped.items()
-    }
+    by_mode = {}
+    for mode in MODES:
+        by_file: dict[str, list[float]] = {}
+        for row in ours_rows(rows):
+            if row["mode"] == mode:
+                by_file.setdefault(row["dataset"], []).append(row["ari"])
+        by_mode[mode] = per_biology({name: float(np.mean(v)) for name, v in by_file.items()})
+    return {name: {mode: by_mode[mode][name] for mode in MODES} for name in by_mode[MODES[0]]}
 
 
 def score(scores: dict[str, dict[str, float]], datasets) -> float:
@@ -82,10 +80,11 @@ def leave_one_out(
     return picks
 
 
-def markdown(candidates: dict[str, list[dict]], tolerance: float, command: str) -> str:
-    scores = {name: scores_by_biology(rows) for name, rows in candidates.items()}
+def markdown(scores: dict[str, dict[str, dict[str, float]]], tolerance: float, command: str) -> str:
+    """The per-dataset table of ``scores`` (candidate -> biology -> mode -> ARI) and the
+    leave-one-dataset-out view."""
     datasets = sorted(set.intersection(*(set(s) for s in scores.values())))
-    names = list(candidates)
+    names = list(scores)
     header = "| dataset | " + " | ".join(f"{n}: k given | {n}: auto" for n in names) + " |"
     lines = [
         f"Command: `{command}`",
@@ -152,8 +151,14 @@ def main() -> None:
     )
     if arguments.output != DEFAULT_OUTPUT:
         command += f" --output {arguments.output}"
-    rows = [{"candidate": name, **row} for name, found in candidates.items() for row in found]
-    write_results(arguments.output, markdown(candidates, arguments.tolerance, command), rows)
+    scores = {name: scores_by_biology(rows) for name, rows in candidates.items()}
+    # The stored result is what the tables show; the rows stay in the candidates' own files.
+    stored = [
+        {"candidate": name, "dataset": dataset, **by_mode}
+        for name, by_dataset in scores.items()
+        for dataset, by_mode in by_dataset.items()
+    ]
+    write_results(arguments.output, markdown(scores, arguments.tolerance, command), stored)
 
 
 if __name__ == "__main__":
