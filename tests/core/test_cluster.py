@@ -37,6 +37,32 @@ def test_umap_of_few_cells_lays_out_all_of_them():
     assert "connectivities" in cells.obsp
 
 
+def test_the_neighbour_graph_is_scanpys():
+    import scanpy as sc
+
+    from scimta_kedro.core.cluster import store_neighbour_graph
+
+    ours, theirs = _cells(300), _cells(300)
+    store_neighbour_graph(ours, "X_latent", n_neighbors=12, random_state=2)
+    sc.pp.neighbors(theirs, n_neighbors=12, use_rep="X_latent", random_state=2)
+    for key in ("connectivities", "distances"):
+        assert ours.obsp[key].nnz == theirs.obsp[key].nnz
+        np.testing.assert_allclose(
+            ours.obsp[key].toarray(), theirs.obsp[key].toarray(), atol=2e-5, err_msg=key
+        )
+    assert ours.uns["neighbors"]["params"] == {
+        key: theirs.uns["neighbors"]["params"][key] for key in ours.uns["neighbors"]["params"]
+    }
+
+
+def test_umap_epochs_are_checked():
+    from scimta_kedro.core.cluster import ClusteringConfig
+
+    with pytest.raises(ValueError, match="umap_epochs"):
+        ClusteringConfig(umap_epochs=0)
+    assert ClusteringConfig(umap_epochs=None).umap_epochs is None
+
+
 def test_leiden_on_a_graph_optimises_scanpys_modularity():
     import igraph as ig
     import scanpy as sc

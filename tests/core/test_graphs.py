@@ -161,3 +161,55 @@ def test_keep_top_entries_refuses_negative_values():
     matrix = sp.csr_matrix(np.array([[1.0, -2.0, 3.0]]))
     with pytest.raises(ValueError, match="non-negative"):
         keep_top_entries_per_row(matrix, 2)
+
+
+@pytest.mark.parametrize("n_batches", [None, 3])
+def test_knn_weights_are_umap_learns(n_batches):
+    """The NumPy weights equal umap-learn's numba ``fuzzy_simplicial_set`` (what scanpy's
+    ``sc.pp.neighbors`` weights with), within its bisection tolerance."""
+    from umap.umap_ import fuzzy_simplicial_set
+
+    from scimta_kedro.core.graphs import nearest_neighbour_table, umap_connectivities
+
+    rng = np.random.default_rng(4)
+    embedding = rng.normal(size=(400, 8)).astype(np.float32)
+    embedding[:150] += 3.0
+    batches = None if n_batches is None else rng.integers(0, n_batches, 400)
+    table = nearest_neighbour_table(embedding, GraphConfig(n_neighbors=9), batches)
+    n_rows, width = table.indices.shape
+    own = np.arange(n_rows)[:, None]
+    directed = sp.csr_matrix((n_rows, n_rows), dtype=np.float32)
+    for start in range(0, width, table.block_width):
+        block = slice(start, start + table.block_width)
+        weights, _, _ = fuzzy_simplicial_set(
+            sp.coo_matrix((n_rows, 1)),
+            table.block_width + 1,
+            None,
+            None,
+            knn_indices=np.hstack([own, table.indices[:, block]]),
+            knn_dists=np.hstack([np.zeros((n_rows, 1), np.float32), table.distances[:, block]]),
+            apply_set_operations=False,
+        )
+        directed = directed + sp.csr_matrix(weights)
+    expected = directed + directed.T - directed.multiply(directed.T)
+    ours = umap_connectivities(table)
+    assert ours.nnz == sp.csr_matrix(expected).nnz
+    np.testing.assert_allclose(ours.toarray(), expected.toarray(), atol=2e-5)
+
+
+def test_smooth_knn_scales_give_each_row_log2_k_of_weight():
+    from scimta_kedro.core.graphs.fuzzy import membership_strengths, smooth_knn_scales
+
+    rng = np.random.default_rng(5)
+    distances = np.sort(rng.gamma(2.0, size=(50, 11)).astype(np.float32), axis=1)
+    distances[:, 0] = 0.0  # each row itself first, as scanpy passes it
+    distances[7, 1:4] = 0.0  # duplicates of row 7: rho is its first positive distance
+    sigma, rho = smooth_knn_scales(distances)
+    assert rho[7] == distances[7, 4] and rho[0] == distances[0, 1]
+    indices = np.tile(np.arange(100, 111), (50, 1))
+    indices[:, 0] = np.arange(50)  # column 0 is the row itself: weight 0
+    weights = membership_strengths(indices, distances)
+    assert (weights[:, 0] == 0).all() and (sigma > 0).all()
+    assert (weights[7, 1:5] == 1).all()  # at or below rho
+    others = np.arange(50) != 7  # row 7's four weights of 1 already exceed log2(11)
+    np.testing.assert_allclose(weights[others, 1:].sum(axis=1), np.log2(11), atol=1e-4)

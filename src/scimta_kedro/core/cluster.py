@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from scanpy._utils.random import set_igraph_random_state  # sc.tl.leiden's seeding (pinned)
 from sklearn.cluster import KMeans
 
+from .graphs import GraphConfig, nearest_neighbour_table, umap_connectivities
 from .value_checks import check_ranges
 
 
@@ -25,6 +26,9 @@ class ClusteringConfig:
         ``sc.pp.neighbors`` k and ``sc.tl.umap`` ``min_dist`` of the latent-space UMAP.
     umap_max_cells
         UMAP of at most this many cells (a seeded sample; the others get NaN); ``None``: all.
+    umap_epochs
+        Layout epochs of the UMAP (``sc.tl.umap``'s ``maxiter``); ``None``: umap-learn's
+        choice, 500 up to 10k cells and 200 above.
     silhouette_sample_size
         Cells the silhouette is computed on (it is O(cells^2)).
     """
@@ -32,12 +36,18 @@ class ClusteringConfig:
     umap_neighbors: int = 15
     umap_min_dist: float = 0.5
     umap_max_cells: int | None = 50000
+    umap_epochs: int | None = 200
     silhouette_sample_size: int = 5000
 
     def __post_init__(self) -> None:
         check_ranges(
             self,
-            at_least={"umap_neighbors": 2, "umap_min_dist": 0, "umap_max_cells": 1},
+            at_least={
+                "umap_neighbors": 2,
+                "umap_min_dist": 0,
+                "umap_max_cells": 1,
+                "umap_epochs": 1,
+            },
             above={"silhouette_sample_size": 1},
         )
 
@@ -134,17 +144,21 @@ def umap_of_embedding(
     n_neighbors: int = 15,
     min_dist: float = 0.5,
     max_cells: int | None = None,
+    epochs: int | None = None,
     random_state: int = 0,
 ) -> None:
     """Write ``obsm['X_umap']`` (and scanpy's neighbour graph) computed on ``obsm[use_rep]``.
+
+    The neighbour graph is ``sc.pp.neighbors``' (exact kNN up to 8192 cells, UMAP weights),
+    computed by :mod:`.graphs` so that UMAP's weights are not compiled by numba on every run.
 
     With more than ``max_cells`` cells the UMAP is laid out for a seeded random sample of
     ``max_cells`` of them (a figure cannot show more, and UMAP's cost grows with every cell);
     the other cells get NaN coordinates and no neighbour graph is stored.
     """
     if max_cells is None or adata.n_obs <= max_cells:
-        sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=use_rep, random_state=random_state)
-        sc.tl.umap(adata, min_dist=min_dist, random_state=random_state)
+        store_neighbour_graph(adata, use_rep, n_neighbors=n_neighbors, random_state=random_state)
+        sc.tl.umap(adata, min_dist=min_dist, maxiter=epochs, random_state=random_state)
         return
     sample = np.sort(
         np.random.default_rng(random_state).choice(adata.n_obs, max_cells, replace=False)
@@ -152,8 +166,42 @@ def umap_of_embedding(
     holder = ad.AnnData(obs={"index": adata.obs_names[sample]})
     holder.obsm[use_rep] = np.asarray(adata.obsm[use_rep])[sample]
     umap_of_embedding(
-        holder, use_rep, n_neighbors=n_neighbors, min_dist=min_dist, random_state=random_state
+        holder,
+        use_rep,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        epochs=epochs,
+        random_state=random_state,
     )
     coordinates = np.full((adata.n_obs, 2), np.nan, dtype=np.float32)
     coordinates[sample] = holder.obsm["X_umap"]
     adata.obsm["X_umap"] = coordinates
+
+
+def store_neighbour_graph(
+    adata: ad.AnnData, use_rep: str, *, n_neighbors: int = 15, random_state: int = 0
+) -> None:
+    """Write what ``sc.pp.neighbors(adata, n_neighbors, use_rep=use_rep)`` writes
+    (``obsp['connectivities']``, ``obsp['distances']``, ``uns['neighbors']``), so that
+    ``sc.tl.umap`` and ``sc.tl.leiden`` read it. scanpy counts each cell among its own
+    ``n_neighbors``."""
+    config = GraphConfig(
+        n_neighbors=n_neighbors - 1, max_entries_per_row=n_neighbors, random_state=random_state
+    )
+    table = nearest_neighbour_table(np.asarray(adata.obsm[use_rep], dtype=np.float32), config)
+    rows = np.repeat(np.arange(adata.n_obs), table.indices.shape[1])
+    adata.obsp["distances"] = sp.csr_matrix(
+        (table.distances.ravel(), (rows, table.indices.ravel())), shape=(adata.n_obs,) * 2
+    )
+    adata.obsp["connectivities"] = umap_connectivities(table)
+    adata.uns["neighbors"] = {
+        "connectivities_key": "connectivities",
+        "distances_key": "distances",
+        "params": {
+            "n_neighbors": n_neighbors,
+            "method": "umap",
+            "random_state": random_state,
+            "metric": "euclidean",
+            "use_rep": use_rep,
+        },
+    }

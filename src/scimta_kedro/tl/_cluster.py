@@ -65,6 +65,7 @@ def umap(
         n_neighbors=config.umap_neighbors,
         min_dist=config.umap_min_dist,
         max_cells=config.umap_max_cells,
+        epochs=config.umap_epochs,
         random_state=random_state,
     )
     adata.uns[keys.UMAP_INFO] = {
@@ -73,6 +74,7 @@ def umap(
             "umap_neighbors": config.umap_neighbors,
             "umap_min_dist": config.umap_min_dist,
             "umap_max_cells": config.umap_max_cells,
+            "umap_epochs": config.umap_epochs,
             "random_state": random_state,
         }
     }

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from ..validate import check_enough_observations
 from .config import EXACT_KNN_MAX_ROWS, GraphConfig
+from .fuzzy import membership_strengths
 
 logger = logging.getLogger(__name__)
 
@@ -126,25 +127,22 @@ def umap_connectivities(table: NeighbourTable) -> sp.csr_matrix:
     batch-balanced graph links batches equally). scanpy passes each row's neighbours with
     the row itself first at distance 0 (UMAP then measures from the nearest other row); an
     exact search puts round-off there (1e-7), which changes the weights, so the self column
-    is added here.
+    is added here. The weights are umap-learn's, computed by :mod:`.fuzzy` without numba.
     """
-    from umap.umap_ import fuzzy_simplicial_set
-
     n_rows, width = table.indices.shape
     own = np.arange(n_rows, dtype=np.int64)[:, None]
+    rows = np.repeat(np.arange(n_rows), table.block_width + 1)
     directed = sp.csr_matrix((n_rows, n_rows), dtype=np.float32)
     for start in range(0, width, table.block_width):
         block = slice(start, start + table.block_width)
-        weights, _, _ = fuzzy_simplicial_set(
-            sp.coo_matrix((n_rows, 1)),
-            table.block_width + 1,
-            None,
-            None,
-            knn_indices=np.hstack([own, table.indices[:, block]]),
-            knn_dists=np.hstack([np.zeros((n_rows, 1), np.float32), table.distances[:, block]]),
-            apply_set_operations=False,
+        indices = np.hstack([own, table.indices[:, block]])
+        weights = membership_strengths(
+            indices, np.hstack([np.zeros((n_rows, 1), np.float32), table.distances[:, block]])
         )
-        directed = directed + sp.csr_matrix(weights, dtype=np.float32)
+        directed = directed + sp.csr_matrix(
+            (weights.ravel(), (rows, indices.ravel())), shape=(n_rows, n_rows)
+        )
+    directed.eliminate_zeros()
     # UMAP's fuzzy union of both directions (set_op_mix_ratio 1): w + w^T - w * w^T.
     transposed = directed.T.tocsr()
     union = sp.csr_matrix(directed + transposed - directed.multiply(transposed), dtype=np.float32)
