@@ -50,9 +50,9 @@ class TrainingConfig:
     dropout_rate: float = 0.2
     likelihood: str = "nb"
     normalize_edge_decoder: bool = True
-    pretrain_epochs: int = 100
+    pretrain_epochs: int = 60
     pretrain_learning_rate: float = 1e-3
-    finetune_epochs: int = 50
+    finetune_epochs: int = 30
     finetune_learning_rate: float = 5e-4
     graph_loss_weight: float = 0.3
     expression_loss_weight: float = 1.0
