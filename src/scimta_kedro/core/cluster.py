@@ -59,15 +59,14 @@ def leiden_on_embedding(
     resolution: float = 1.0,
     random_state: int = 0,
 ) -> np.ndarray:
-    """Leiden clusters of the kNN graph of ``embedding`` (scanpy neighbours + igraph Leiden).
+    """Leiden clusters of the kNN graph of ``embedding`` (scanpy's neighbour graph, see
+    :func:`store_neighbour_graph`, + igraph Leiden).
 
     Returns integer labels ``(N,)``.
     """
     holder = ad.AnnData(obs={"index": np.arange(embedding.shape[0]).astype(str)})
     holder.obsm["X_embedding"] = np.asarray(embedding, dtype=np.float32)
-    sc.pp.neighbors(
-        holder, n_neighbors=n_neighbors, use_rep="X_embedding", random_state=random_state
-    )
+    store_neighbour_graph(holder, "X_embedding", n_neighbors=n_neighbors, random_state=random_state)
     return leiden_on_graph(
         holder.obsp["connectivities"], resolution=resolution, random_state=random_state
     )
@@ -185,6 +184,7 @@ def store_neighbour_graph(
     (``obsp['connectivities']``, ``obsp['distances']``, ``uns['neighbors']``), so that
     ``sc.tl.umap`` and ``sc.tl.leiden`` read it. scanpy counts each cell among its own
     ``n_neighbors``."""
+    # Only the kNN search of the config is used; its PPMI pruning bound just has to be valid.
     config = GraphConfig(
         n_neighbors=n_neighbors - 1, max_entries_per_row=n_neighbors, random_state=random_state
     )

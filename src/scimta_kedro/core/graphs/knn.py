@@ -131,17 +131,19 @@ def umap_connectivities(table: NeighbourTable) -> sp.csr_matrix:
     """
     n_rows, width = table.indices.shape
     own = np.arange(n_rows, dtype=np.int64)[:, None]
-    rows = np.repeat(np.arange(n_rows), table.block_width + 1)
-    directed = sp.csr_matrix((n_rows, n_rows), dtype=np.float32)
+    zero = np.zeros((n_rows, 1), np.float32)
+    # Each block (batch) is weighted on its own scale; the blocks share no column.
+    columns, weights = [], []
     for start in range(0, width, table.block_width):
         block = slice(start, start + table.block_width)
         indices = np.hstack([own, table.indices[:, block]])
-        weights = membership_strengths(
-            indices, np.hstack([np.zeros((n_rows, 1), np.float32), table.distances[:, block]])
-        )
-        directed = directed + sp.csr_matrix(
-            (weights.ravel(), (rows, indices.ravel())), shape=(n_rows, n_rows)
-        )
+        columns.append(indices)
+        weights.append(membership_strengths(indices, np.hstack([zero, table.distances[:, block]])))
+    columns = np.hstack(columns)
+    rows = np.repeat(np.arange(n_rows), columns.shape[1])
+    directed = sp.csr_matrix(
+        (np.hstack(weights).ravel(), (rows, columns.ravel())), shape=(n_rows, n_rows)
+    )
     directed.eliminate_zeros()
     # UMAP's fuzzy union of both directions (set_op_mix_ratio 1): w + w^T - w * w^T.
     transposed = directed.T.tocsr()
