@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import anndata as ad
 import numpy as np
 import pytest
@@ -89,3 +93,24 @@ def test_the_api_notebook_runs_top_to_bottom(tmp_path):
     printed = executed_notebook_text(PROJECT_ROOT / "notebooks" / "api.ipynb", tmp_path)
     assert float(printed.split("ARI against the planted groups: ")[1].split()[0]) > 0.8
     assert "cluster 0: GC" in printed
+
+
+def test_preprocessing_and_graphs_do_not_import_tensorflow_and_training_does_quietly():
+    # TensorFlow's import takes about 4 s: scanpy-like use (st.pp, the graphs, reading a
+    # config) does not pay it; the first training imports it without its C++ notices.
+    code = (
+        "import sys\n"
+        "import scimta_kedro as st\n"
+        "from scimta_kedro.core.params import section_config\n"
+        "from scimta_kedro.core.cluster import leiden_on_graph\n"
+        "assert 'tensorflow' not in sys.modules, 'imported by st, params or cluster'\n"
+        "from scimta_kedro.core.train import train_graph_autoencoder\n"
+        "assert 'tensorflow' in sys.modules\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, env=environment
+    )
+    assert result.returncode == 0, result.stderr
+    for noise in ("oneDNN", "absl::InitializeLog", "cpu_feature_guard"):
+        assert noise not in result.stderr

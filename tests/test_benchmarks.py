@@ -229,3 +229,19 @@ def test_a_candidates_batch_rows_are_scored_against_kmeans_on_its_latent():
     (line,) = [x for x in targets_table(rows).splitlines() if "batch_key" in x]
     assert "mean -0.080 on 1 datasets" in line
     assert line.endswith("| no |")
+
+
+def test_the_scanpy_anchor_runs_without_tensorflow(labelled_file):
+    # umap-learn imports TensorFlow (4 s) when it is installed; scanpy's time must not hold it.
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['anchors', 'leiden', {str(labelled_file)!r}, 'cell_type', '3', '0']\n"
+        "runpy.run_module('benchmarks.lib.anchors', run_name='__main__')\n"
+        "assert sys.modules.get('tensorflow') is None, 'TensorFlow was imported'\n"
+        "assert 'umap' in sys.modules\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "RESULT" in finished.stdout

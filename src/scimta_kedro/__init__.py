@@ -11,9 +11,8 @@ The method on an AnnData, without Kedro::
     st.tl.cluster(cells)  # obs["scimta_cluster"]
 """
 
-from .startup import import_tensorflow_quietly, quiet_upstream_warnings
+from .startup import quiet_upstream_warnings
 
-import_tensorflow_quietly()
 quiet_upstream_warnings()
 
 from . import pp, tl  # noqa: E402

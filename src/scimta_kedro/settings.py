@@ -7,7 +7,13 @@ stage's cost (hooks.py).
 
 from kedro.config import OmegaConfigLoader
 
-from scimta_kedro.hooks import (
+from scimta_kedro.startup import import_tensorflow_quietly
+
+# A Kedro session imports TensorFlow (the training and imputation nodes, the model's
+# dataset): first, without its start-up notices. `import scimta_kedro` alone does not.
+import_tensorflow_quietly()
+
+from scimta_kedro.hooks import (  # noqa: E402
     FigureTracking,
     ModelTracking,
     QuietLogs,

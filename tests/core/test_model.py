@@ -2,12 +2,14 @@ import keras
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import tensorflow as tf
 from scipy import stats
 
 from scimta_kedro.core.nn.layers import (
     BilinearEdgeDecoder,
     GraphConvSkip,
     StudentTClustering,
+    adjacency_product,
     to_sparse_tensor,
 )
 from scimta_kedro.core.nn.likelihoods import (
@@ -207,3 +209,26 @@ def test_batch_conditioned_decoder_reads_the_batch_and_survives_saving(graph_inp
     assert reloaded.n_batches == 2
     again = reloaded.decode_expression(latent, library, batches[np.zeros(N_CELLS, int)])
     np.testing.assert_allclose(again["mean"], first["mean"], rtol=1e-5)
+
+
+def test_the_graph_convolution_gradient_is_repeatable_and_is_the_transposed_product():
+    # Enough entries for TensorFlow to use several threads: its transposed CSR product summed
+    # rows in a varying order, and one seed trained different weights from run to run.
+    rng = np.random.default_rng(0)
+    upper = sp.random(3000, 3000, density=0.01, random_state=0, format="csr", dtype=np.float32)
+    adjacency = (upper + upper.T).tocsr()
+    tensor = to_sparse_tensor(adjacency)
+    dense = tf.constant(rng.normal(size=(3000, 32)).astype(np.float32))
+    upstream = rng.normal(size=(3000, 32)).astype(np.float32)
+
+    @tf.function
+    def gradient():
+        with tf.GradientTape() as tape:
+            tape.watch(dense)
+            product = adjacency_product(tensor, dense)
+        return tape.gradient(product, dense, output_gradients=tf.constant(upstream))
+
+    first = gradient().numpy()
+    for _ in range(5):
+        np.testing.assert_array_equal(gradient().numpy(), first)
+    np.testing.assert_allclose(first, adjacency.T @ upstream, rtol=1e-4, atol=1e-4)

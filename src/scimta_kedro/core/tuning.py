@@ -33,9 +33,8 @@ from sklearn.metrics import silhouette_score
 
 from .batches import batch_one_hot
 from .graphs import GraphConfig, build_ppmi_graph
-from .nn.likelihoods import negative_binomial_nll
 from .preprocess import PreprocessConfig, log_normalize, scale_and_pca
-from .train import GraphData, TrainingConfig, train_graph_autoencoder
+from .train import GraphData, TrainingConfig
 from .validate import InputError
 
 logger = logging.getLogger(__name__)
@@ -225,6 +224,10 @@ def evaluate_parameters(
     on_epoch_end: Callable | None = None,
 ) -> TrialResult:
     """Train with the given options on the training part and score the objective."""
+    # TensorFlow is imported by the first trial, not by reading the tuning config.
+    from .nn.likelihoods import negative_binomial_nll
+    from .train import train_graph_autoencoder
+
     graph = build_ppmi_graph(
         data.features,
         GraphConfig(**graph_options, random_state=config.random_state),

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
-from ..core import keys
+from ..core import keys, train
 from ..core.batches import batch_labels
 from ..core.dec_start import counts_clusters_on_knn
 from ..core.errors import InputError
-from ..core.nn.model import GraphAutoencoder
 from ..core.run_info import params_record
-from ..core.train import GraphData, TrainingConfig, encoder_features, train_graph_autoencoder
+from ..core.train import GraphData, TrainingConfig, encoder_features
 from ._graph import graph_matrix
+
+if TYPE_CHECKING:  # TensorFlow is imported when a model is first trained or loaded
+    from ..core.nn.model import GraphAutoencoder
 
 
 def graph_data(adata: ad.AnnData, config: TrainingConfig, graph_key: str) -> GraphData:
@@ -66,7 +69,7 @@ def fit(
     Returns the trained model (:func:`~scimta_kedro.tl.impute` decodes counts with it).
     """
     config = dataclasses.replace(config or TrainingConfig(), **params)
-    result = train_graph_autoencoder(
+    result = train.train_graph_autoencoder(
         graph_data(adata, config, graph_key),
         config,
         on_epoch_end=on_epoch_end,

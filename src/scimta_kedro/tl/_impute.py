@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import anndata as ad
 import numpy as np
@@ -11,9 +12,11 @@ from ..core import keys
 from ..core.batches import batch_labels, batch_one_hot
 from ..core.errors import InputError
 from ..core.impute import ImputationConfig, impute_counts
-from ..core.nn.model import GraphAutoencoder
 from ..core.run_info import params_record, recorded_params
 from ._graph import graph_matrix
+
+if TYPE_CHECKING:  # TensorFlow is imported when a model is first trained or loaded
+    from ..core.nn.model import GraphAutoencoder
 
 
 def impute(

@@ -30,6 +30,12 @@ def adjacency_product(adjacency, dense):
     on CPU than ``tf.sparse.sparse_dense_matmul`` (6x at 20k cells, 72 entries per row,
     forward and backward); the adjacency is a constant, so the gradient flows to ``dense``
     only, as ``adjacency^T @ upstream``.
+
+    The adjacency a gradient flows through must be symmetric (the normalised cell graph; the
+    trainer checks it): the gradient is then ``adjacency @ upstream``, the kernel's plain
+    product. Its ``transpose_a`` product sums each output row in an order that depends on
+    the threads, so one seed gave different weights (and a few cells another cluster) from
+    run to run; an explicit transpose per step cost 40 ms of a 70 ms step at 4k cells.
     """
     if not isinstance(adjacency, tf.SparseTensor):
         return ops.matmul(adjacency, dense)
@@ -40,7 +46,7 @@ def adjacency_product(adjacency, dense):
     @tf.custom_gradient
     def product(right):
         def gradient(upstream):
-            return tf.raw_ops.SparseMatrixMatMul(a=matrix, b=upstream, transpose_a=True)
+            return tf.raw_ops.SparseMatrixMatMul(a=matrix, b=upstream)
 
         return tf.raw_ops.SparseMatrixMatMul(a=matrix, b=right), gradient
 

@@ -12,10 +12,6 @@ from keras import ops
 _EPSILON = 1e-8
 
 
-# Count likelihoods of the expression decoder.
-LIKELIHOODS = ("nb", "zinb")
-
-
 def negative_binomial_nll(counts, mean, dispersion):
     """Elementwise negative log-likelihood of counts under NB(mean, inverse dispersion).
 

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from keras import ops
 
+from ..train.config import LIKELIHOODS
 from .layers import (
     PACKAGE,
     BilinearEdgeDecoder,
@@ -23,7 +24,6 @@ from .layers import (
     StudentTClustering,
     to_sparse_tensor,
 )
-from .likelihoods import LIKELIHOODS
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

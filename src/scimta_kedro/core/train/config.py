@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.likelihoods import LIKELIHOODS
 from ..value_checks import check_ranges
+
+# Count likelihoods of the expression decoder (core/nn/likelihoods.py).
+LIKELIHOODS = ("nb", "zinb")
 
 # Graphs whose Leiden count sets the number of clusters with n_clusters: auto.
 CLUSTER_COUNT_GRAPHS = ("knn", "ppmi")
@@ -58,7 +60,7 @@ class TrainingConfig:
     expression_loss_weight: float = 1.0
     cluster_loss_weight: float = 1.5
     edge_samples_per_node: int = 5
-    expression_batch_size: int = 1024
+    expression_batch_size: int = 512
     target_update_interval: int = 10
     target_frequency_exponent: float = 0.5
     label_change_tolerance: float = 0.001

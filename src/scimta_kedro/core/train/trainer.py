@@ -23,6 +23,22 @@ from .data import GraphData
 from .edges import EdgeSampler
 from .subgraphs import Subgraph, SubgraphSampler, partition_cells
 
+# Largest |A - A^T| of the propagation matrix accepted as symmetric (float32 rounding of the
+# symmetric normalisation is 4e-9).
+SYMMETRY_TOLERANCE = 1e-6
+
+
+def check_symmetric(connectivities: sp.csr_matrix) -> None:
+    """The graph convolutions' gradient multiplies by the matrix itself in place of its
+    transpose (core/nn/layers.py: adjacency_product), so it has to be symmetric."""
+    asymmetry = abs(connectivities - connectivities.T).max() if connectivities.nnz else 0.0
+    if asymmetry > SYMMETRY_TOLERANCE:
+        raise ValueError(
+            f"The cell graph's propagation matrix is not symmetric (largest |A - A^T| = "
+            f"{asymmetry:.3g}); build it with scimta_kedro.core.graphs.build_ppmi_graph, whose "
+            "symmetric normalisation the graph convolutions need."
+        )
+
 
 class Trainer:
     """Samples each step's (sub)graph and counts batch, and builds the step that
@@ -35,6 +51,7 @@ class Trainer:
         self.counts = sp.csr_matrix(data.counts, dtype=np.float32)
         self.library_size = np.asarray(self.counts.sum(axis=1), dtype=np.float32)
         self.connectivities = sp.csr_matrix(data.connectivities)
+        check_symmetric(self.connectivities)
         self.rng = np.random.default_rng(config.random_state)
         self.n_cells = data.features.shape[0]
         parts = partition_cells(self.features, config.max_cells_per_step, config.random_state)
