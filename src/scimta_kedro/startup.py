@@ -17,9 +17,6 @@ UPSTREAM_WARNINGS = (
     (r"IProgress not found", "TqdmWarning"),  # tqdm in a notebook without ipywidgets
     # optuna-integration marks its DaskStorage experimental; the Dask tuning relies on it.
     (r"DaskStorage is experimental", "Warning"),
-    # mlflow asks for type hints on predict; a dict of arrays (our model's input) is not a
-    # type its hints accept (it raises), and the logged signature already describes it.
-    (r".*Add type hints to the `predict` method", "UserWarning"),
     # pandas, inside scanpy's rank_genes_groups (the communities' Wilcoxon tests).
     (r"DataFrame is highly fragmented", "Warning"),
 )

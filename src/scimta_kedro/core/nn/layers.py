@@ -23,30 +23,35 @@ def to_sparse_tensor(matrix: sp.spmatrix) -> tf.SparseTensor:
     return tf.sparse.reorder(tensor)
 
 
-def adjacency_product(adjacency, dense):
+def _csr(adjacency: tf.SparseTensor):
+    return tf.raw_ops.SparseTensorToCSRSparseMatrix(
+        indices=adjacency.indices, values=adjacency.values, dense_shape=adjacency.dense_shape
+    )
+
+
+def adjacency_product(adjacency, dense, symmetric: bool = False):
     """``adjacency @ dense`` for a sparse or dense ``adjacency`` (rows x nodes).
 
     A ``tf.SparseTensor`` is multiplied with TensorFlow's CSR kernel, several times faster
     on CPU than ``tf.sparse.sparse_dense_matmul`` (6x at 20k cells, 72 entries per row,
     forward and backward); the adjacency is a constant, so the gradient flows to ``dense``
-    only, as ``adjacency^T @ upstream``.
-
-    The adjacency a gradient flows through must be symmetric (the normalised cell graph; the
-    trainer checks it): the gradient is then ``adjacency @ upstream``, the kernel's plain
-    product. Its ``transpose_a`` product sums each output row in an order that depends on
-    the threads, so one seed gave different weights (and a few cells another cluster) from
-    run to run; an explicit transpose per step cost 40 ms of a 70 ms step at 4k cells.
+    only, as ``adjacency^T @ upstream``. The kernel's own ``transpose_a`` product sums each
+    output row in an order that depends on the threads (one seed trained different weights
+    from run to run), so the gradient multiplies by the transpose with the plain product:
+    the adjacency itself when the caller knows it is ``symmetric`` (the whole normalised
+    cell graph), else an explicit transpose (40 ms of a 70 ms step at 4k cells).
     """
     if not isinstance(adjacency, tf.SparseTensor):
         return ops.matmul(adjacency, dense)
-    matrix = tf.raw_ops.SparseTensorToCSRSparseMatrix(
-        indices=adjacency.indices, values=adjacency.values, dense_shape=adjacency.dense_shape
-    )
+    matrix = _csr(adjacency)
 
     @tf.custom_gradient
     def product(right):
         def gradient(upstream):
-            return tf.raw_ops.SparseMatrixMatMul(a=matrix, b=upstream)
+            transposed = (
+                matrix if symmetric else _csr(tf.sparse.reorder(tf.sparse.transpose(adjacency)))
+            )
+            return tf.raw_ops.SparseMatrixMatMul(a=transposed, b=upstream)
 
         return tf.raw_ops.SparseMatrixMatMul(a=matrix, b=right), gradient
 
@@ -72,6 +77,9 @@ class GraphConvSkip(keras.layers.Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.units = units
+        # Set by the trainer when every step's adjacency is the whole symmetric cell graph:
+        # the gradient then multiplies by the adjacency itself (adjacency_product).
+        self.symmetric_adjacency = False
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -104,9 +112,13 @@ class GraphConvSkip(keras.layers.Layer):
         """
         # A X W in the cheaper order: the sparse product then has min(F, units) columns.
         if features.shape[-1] is not None and features.shape[-1] < self.units:
-            output = ops.matmul(adjacency_product(adjacency, features), self.kernel)
+            output = ops.matmul(
+                adjacency_product(adjacency, features, self.symmetric_adjacency), self.kernel
+            )
         else:
-            output = adjacency_product(adjacency, ops.matmul(features, self.kernel))
+            output = adjacency_product(
+                adjacency, ops.matmul(features, self.kernel), self.symmetric_adjacency
+            )
         output = output + ops.matmul(own_features, self.skip_kernel)
         if self.bias is not None:
             output = output + self.bias

@@ -131,6 +131,13 @@ class GraphAutoencoder(keras.Model):
         )
         self.built = True
 
+    def use_symmetric_adjacency(self, symmetric: bool) -> None:
+        """Tell the graph convolutions whether the adjacency they train on is symmetric, so
+        their gradient can multiply by it in place of its transpose (layers.adjacency_product).
+        Set before a training step is traced."""
+        for convolution in [*self.graph_convolutions, self.latent_convolution]:
+            convolution.symmetric_adjacency = symmetric
+
     def encode(self, features, adjacency, training: bool = False):
         """Latent codes ``(N, latent_dim)`` of all nodes."""
         hidden = self.input_dropout(features, training=training)

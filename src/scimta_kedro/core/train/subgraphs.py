@@ -105,6 +105,11 @@ class SubgraphSampler:
         self._cells_of_part = np.split(order, boundaries)
         self._full_row_sums = np.asarray(self._connectivities.sum(axis=1)).ravel()
 
+    @property
+    def whole_graph_every_step(self) -> bool:
+        """Whether every step sees the whole graph (unpartitioned)."""
+        return self._whole is not None
+
     def sample(self) -> Subgraph:
         """A random subgraph, or the same whole-graph object every time when unpartitioned."""
         if self._whole is not None:

@@ -23,21 +23,13 @@ from .data import GraphData
 from .edges import EdgeSampler
 from .subgraphs import Subgraph, SubgraphSampler, partition_cells
 
-# Largest |A - A^T| of the propagation matrix accepted as symmetric (float32 rounding of the
+# Largest |A - A^T| of the propagation matrix taken as symmetric (float32 rounding of the
 # symmetric normalisation is 4e-9).
 SYMMETRY_TOLERANCE = 1e-6
 
 
-def check_symmetric(connectivities: sp.csr_matrix) -> None:
-    """The graph convolutions' gradient multiplies by the matrix itself in place of its
-    transpose (core/nn/layers.py: adjacency_product), so it has to be symmetric."""
-    asymmetry = abs(connectivities - connectivities.T).max() if connectivities.nnz else 0.0
-    if asymmetry > SYMMETRY_TOLERANCE:
-        raise ValueError(
-            f"The cell graph's propagation matrix is not symmetric (largest |A - A^T| = "
-            f"{asymmetry:.3g}); build it with scimta_kedro.core.graphs.build_ppmi_graph, whose "
-            "symmetric normalisation the graph convolutions need."
-        )
+def is_symmetric(matrix: sp.csr_matrix) -> bool:
+    return not matrix.nnz or abs(matrix - matrix.T).max() <= SYMMETRY_TOLERANCE
 
 
 class Trainer:
@@ -51,12 +43,15 @@ class Trainer:
         self.counts = sp.csr_matrix(data.counts, dtype=np.float32)
         self.library_size = np.asarray(self.counts.sum(axis=1), dtype=np.float32)
         self.connectivities = sp.csr_matrix(data.connectivities)
-        check_symmetric(self.connectivities)
         self.rng = np.random.default_rng(config.random_state)
         self.n_cells = data.features.shape[0]
         parts = partition_cells(self.features, config.max_cells_per_step, config.random_state)
         self.subgraphs = SubgraphSampler(
             data.connectivities, data.edges, parts, config.max_cells_per_step, self.rng
+        )
+        # Subgraph rows are rescaled (not symmetric); the whole normalised graph is.
+        self.symmetric_adjacency = self.subgraphs.whole_graph_every_step and is_symmetric(
+            self.connectivities
         )
         # Below max_cells_per_step every step gets the same (whole) graph: built once.
         self._last_graph: tuple[Subgraph, dict] | None = None
@@ -160,6 +155,7 @@ class Trainer:
     def make_step(self, model: GraphAutoencoder, learning_rate: float, with_clustering: bool):
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
         config = self.config
+        model.use_symmetric_adjacency(self.symmetric_adjacency)
 
         # Subgraphs differ in size from step to step: one trace with unknown sizes serves all.
         @tf.function(input_signature=[self.step_signature()])
