@@ -219,3 +219,13 @@ def test_only_the_whole_symmetric_graph_uses_the_adjacency_as_its_own_transpose(
     # Cluster-GCN subgraphs rescale their rows: not symmetric.
     in_parts = TrainingConfig(**{**FAST, "max_cells_per_step": data.features.shape[0] // 3})
     assert not Trainer(data, in_parts).symmetric_adjacency
+
+
+def test_the_zero_inflated_likelihood_trains_both_phases(planted):
+    # The step is traced without autograph: a loss branching on a tensor would fail here.
+    config = TrainingConfig(
+        **{**FAST, "pretrain_epochs": 3, "finetune_epochs": 2}, likelihood="zinb"
+    )
+    result = train_graph_autoencoder(planted[1], config)
+    assert np.isfinite(result.history["pretrain_expression_loss"]).all()
+    assert np.isfinite(result.history["finetune_cluster_loss"]).all()
