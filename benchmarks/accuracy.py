@@ -85,7 +85,9 @@ def ours(dataset: Path, workdir: Path, n_clusters: int | None, seed: int, extra:
         parameters += f",training.n_clusters={n_clusters}"
     if extra:
         parameters += f",{extra}"
-    project, wall, rss = kedro_run_in_scratch_project(workdir, parameters, dataset.name)
+    project, wall, rss = kedro_run_in_scratch_project(
+        workdir, parameters, dataset.name, tracking_database=True
+    )
     summary = json.loads((project / "data/08_reporting/cluster_summary.json").read_text())
     return {
         "ari": summary["ari"],
@@ -111,7 +113,9 @@ def ours_with_batches(
     parameters += f",batch_key={BATCH_KEY}"
     if extra:
         parameters += f",{extra}"
-    project, wall, rss = kedro_run_in_scratch_project(workdir, parameters, dataset.name)
+    project, wall, rss = kedro_run_in_scratch_project(
+        workdir, parameters, dataset.name, tracking_database=True
+    )
     summary = json.loads((project / "data/08_reporting/cluster_summary.json").read_text())
     clustered = ad.read_h5ad(project / "data/07_model_output/clustered_cells.h5ad")
     labels = clustered.obs[LABEL_KEY].to_numpy()

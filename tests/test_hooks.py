@@ -151,3 +151,43 @@ def test_kedros_dataset_lines_come_back_with_scimta_verbose(monkeypatch):
     finally:
         for name, level in previous.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_quick_exit_registers_the_freeze_once_per_process(monkeypatch):
+    import atexit
+    import gc
+
+    from scimta_kedro.hooks import QuickExit
+
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(QuickExit, "registered", False)
+    QuickExit().after_pipeline_run()
+    QuickExit().after_pipeline_run()
+    assert registered == [gc.freeze]
+
+
+EXIT_PROBE = """
+import gc, sys
+gc.disable()
+class Cycle:
+    def __del__(self):
+        print("collected", flush=True)
+node = Cycle()
+node.self = node
+del node
+if sys.argv[1] == "after a run":
+    from scimta_kedro.hooks import QuickExit
+    QuickExit().after_pipeline_run()
+"""
+
+
+@pytest.mark.parametrize(("when", "collected"), [("after a run", False), ("no run", True)])
+def test_after_a_run_the_exit_skips_the_cycle_collector(when, collected):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, when], capture_output=True, text=True, check=True
+    )
+    assert ("collected" in result.stdout) == collected

@@ -52,8 +52,13 @@ def run_measured(command: list[str], cwd: Path) -> tuple[subprocess.CompletedPro
     return result, wall, usage.ru_maxrss / 1024**2
 
 
-def scratch_project(workdir: Path) -> Path:
-    """A fresh copy of the project's configuration under ``workdir/project``; its root."""
+def scratch_project(workdir: Path, tracking_database: bool = False) -> Path:
+    """A fresh copy of the project's configuration under ``workdir/project``; its root.
+
+    With ``tracking_database`` the copy holds an MLflow database whose tables exist (no
+    experiment, no run), as a project does after its first ``kedro run``: a first run
+    creates them (about 2 s).
+    """
     project = workdir / "project"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
@@ -61,7 +66,28 @@ def scratch_project(workdir: Path) -> Path:
     shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
     (project / "src").mkdir()  # the package itself is the installed one
+    if tracking_database:
+        shutil.copy(empty_tracking_database(workdir), project / TRACKING_DATABASE)
     return project
+
+
+TRACKING_DATABASE = "mlflow.db"  # conf/base/mlflow.yml: sqlite:///mlflow.db
+
+
+def empty_tracking_database(workdir: Path) -> Path:
+    """``workdir/templates/mlflow.db``: MLflow's tables, made once (in a child process, which
+    keeps MLflow out of the benchmark's own)."""
+    template = workdir / "templates" / TRACKING_DATABASE
+    if not template.exists():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        creation = "import sys, mlflow; mlflow.MlflowClient(sys.argv[1]).search_experiments()"
+        subprocess.run(
+            [sys.executable, "-c", creation, f"sqlite:///{template}"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DO_NOT_TRACK": "1"},
+        )
+    return template
 
 
 def kedro_run_in_scratch_project(
@@ -69,13 +95,15 @@ def kedro_run_in_scratch_project(
     parameters: str = "",
     what: str = "the default run",
     extra_arguments: tuple[str, ...] = (),
+    tracking_database: bool = False,
 ) -> tuple[Path, float, float]:
-    """``kedro run [--params PARAMETERS] [EXTRA_ARGUMENTS]`` in a fresh copy of the project.
+    """``kedro run [--params PARAMETERS] [EXTRA_ARGUMENTS]`` in a fresh copy of the project
+    (holding an MLflow database with ``tracking_database``: :func:`scratch_project`).
 
     Returns the copy's root, the wall time (s) and the peak RSS (GiB). Raises with the end of
     the log if the run fails.
     """
-    project = scratch_project(workdir)
+    project = scratch_project(workdir, tracking_database)
     command = [KEDRO, "run", *extra_arguments] + (["--params", parameters] if parameters else [])
     result, wall, rss = run_measured(command, project)
     if result.returncode != 0:

@@ -8,6 +8,8 @@ in one folder would write the same files: the lock makes the second stop at once
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import os
 import sys
@@ -209,6 +211,25 @@ class FigureTracking:
         if isinstance(dataset, FigureDataset):
             for path in dataset.vector_paths():
                 mlflow.log_artifact(str(path), "plots")
+
+
+class QuickExit:
+    """Spares the process the cycle collector's last passes when it exits after a run.
+
+    At exit CPython collects every object the run left (TensorFlow's traced steps, the
+    AnnData objects): 3-4 s after a default run on 6.7k cells, when every output is already
+    saved and closed. ``gc.freeze`` at exit puts them out of the collector's reach, and the
+    operating system frees the memory. Registered once per process and run only at its exit,
+    so a notebook or test session that runs many pipelines keeps collecting until then.
+    """
+
+    registered = False
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        if not QuickExit.registered:
+            atexit.register(gc.freeze)
+            QuickExit.registered = True
 
 
 GIB = 1024**3

@@ -19,6 +19,7 @@ import scimta_kedro.core.nn.model  # noqa: E402, F401
 from scimta_kedro.hooks import (  # noqa: E402
     FigureTracking,
     ModelTracking,
+    QuickExit,
     QuietLogs,
     RunChecks,
     StageCosts,
@@ -27,7 +28,14 @@ from scimta_kedro.hooks import (  # noqa: E402
 
 unwrap_logs_in_files()
 
-HOOKS = (QuietLogs(), RunChecks(), ModelTracking(), FigureTracking(), StageCosts())
+HOOKS = (
+    QuietLogs(),
+    RunChecks(),
+    ModelTracking(),
+    FigureTracking(),
+    StageCosts(),
+    QuickExit(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
