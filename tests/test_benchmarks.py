@@ -245,3 +245,21 @@ def test_the_scanpy_anchor_runs_without_tensorflow(labelled_file):
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "RESULT" in finished.stdout
+
+
+def test_a_scratch_project_can_start_with_mlflows_tables_made_once(tmp_path):
+    import sqlite3
+
+    from benchmarks.lib.scratch_project import empty_tracking_database, scratch_project
+
+    bare = scratch_project(tmp_path / "bare")
+    assert not (bare / "mlflow.db").exists()
+    project = scratch_project(tmp_path, tracking_database=True)
+    with sqlite3.connect(project / "mlflow.db") as database:
+        tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master")}
+        runs = database.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    assert {"experiments", "runs", "metrics"} <= tables and runs == 0
+    template = empty_tracking_database(tmp_path)
+    made = template.stat().st_mtime_ns
+    scratch_project(tmp_path, tracking_database=True)
+    assert template.stat().st_mtime_ns == made  # made once, copied after
