@@ -137,3 +137,17 @@ def test_a_running_cluster_is_used_by_its_address_and_left_running(dask_client_o
     assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
     # Only the connection was closed: the cluster's workers are still there.
     assert len(dask_client_of_two.scheduler_info()["workers"]) == 2
+
+
+def test_a_trial_whose_task_the_scheduler_forgot_is_failed_not_raised():
+    from distributed.client import FutureCancelledError
+
+    from scimta_kedro.core.tuning_dask import _tell
+
+    class ForgottenTask:
+        def result(self):
+            raise FutureCancelledError("scimta-trial-0", "already forgotten")
+
+    study = optuna.create_study(direction="maximize")
+    frozen, result = _tell(study, study.ask(), ForgottenTask())
+    assert frozen.state == optuna.trial.TrialState.FAIL and result is None

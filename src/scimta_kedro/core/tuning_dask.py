@@ -89,10 +89,13 @@ def run_trial_on_worker(task: TrialTask, data: TuningData) -> TrialResult:
 
 
 def _lost_worker_errors() -> tuple[type[BaseException], ...]:
+    from distributed.client import FutureCancelledError
     from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
 
-    return (TrialWorkerLost, KilledWorker, CommClosedError)
+    # The queue cancels futures only when it stops; a future that comes back cancelled was
+    # dropped by the scheduler ("already forgotten") after its worker died mid-trial.
+    return (TrialWorkerLost, KilledWorker, CommClosedError, FutureCancelledError)
 
 
 def run_study_on_dask(
