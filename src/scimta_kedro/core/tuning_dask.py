@@ -121,7 +121,10 @@ def run_study_on_dask(
     remaining = trials_to_run(study, dimensions, parameters, study_config)
     if remaining > 0:
         logger.info("Running %d trials on %d Dask workers.", remaining, worker_count(client))
-        shared_data = client.scatter(data, broadcast=True)
+        # A key of its own (hash=False): data scattered under a content hash that the cluster
+        # already holds is not sent again, so its copies stay on the workers that kept it
+        # (after a restart, one); the loss of that worker then loses it for every trial.
+        shared_data = client.scatter(data, broadcast=True, hash=False)
         try:
             _TrialQueue(study, client, shared_data, remaining).run(
                 lambda trial: TrialTask(
