@@ -263,3 +263,22 @@ def test_a_scratch_project_can_start_with_mlflows_tables_made_once(tmp_path):
     made = template.stat().st_mtime_ns
     scratch_project(tmp_path, tracking_database=True)
     assert template.stat().st_mtime_ns == made  # made once, copied after
+
+
+def test_a_start_choice_rule_picks_the_best_scored_candidate_of_its_pool():
+    from benchmarks.sweeps.start_choice import KMEANS, SCORES, START_RESOLUTIONS, picks
+
+    def row(dataset, candidate, ari, silhouette):
+        scores = dict.fromkeys(SCORES, 0.0) | {"silhouette": silhouette}
+        return {"dataset": dataset, "seed": 0, "candidate": candidate, "ari": ari, **scores}
+
+    # The silhouette is highest for KMeans, then for resolution 0.1; the default (0.3) is
+    # neither, so each rule's pick shows which pool it chose from.
+    rows = [
+        row("a", f"start_resolution {r:g}", ari=r, silhouette={0.1: 0.5}.get(r, 0.0))
+        for r in START_RESOLUTIONS
+    ] + [row("a", KMEANS, ari=0.9, silhouette=0.8)]
+    chosen = picks(rows)
+    assert chosen["default (start_resolution 0.3)", "a"] == (0.3, ["start_resolution 0.3"])
+    assert chosen["best silhouette, resolutions", "a"] == (0.1, ["start_resolution 0.1"])
+    assert chosen[f"best silhouette, resolutions + {KMEANS}", "a"] == (0.9, [KMEANS])

@@ -16,6 +16,11 @@ class FigureDataset(AbstractDataset[Figure, None]):
     in each of ``vector_formats`` (``pdf``, ``svg``): the PNG for a quick look, a vector file
     for a paper. Each file is written under a temporary name and renamed when complete.
 
+    ``save_args`` go to every :meth:`~matplotlib.figure.Figure.savefig`; ``png_save_args``
+    override them for the PNG. The project's figures take a PNG at 150 dpi (scanpy's
+    ``dpi_save``) and a PDF whose rasterised points are at 300 dpi: a 300 dpi PNG of the
+    clusters x communities heatmap alone takes about 1 s more to compress.
+
     Example ``catalog.yml`` entry::
 
         umap_plot:
@@ -23,6 +28,7 @@ class FigureDataset(AbstractDataset[Figure, None]):
           filepath: data/08_reporting/umap.png
           vector_formats: [pdf]
           save_args: {dpi: 300, bbox_inches: tight}
+          png_save_args: {dpi: 150}
 
     The figures are outputs to read, not inputs: loading raises.
     """
@@ -33,6 +39,7 @@ class FigureDataset(AbstractDataset[Figure, None]):
         filepath: str,
         vector_formats: list[str] | None = None,
         save_args: dict[str, Any] | None = None,
+        png_save_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._filepath = Path(filepath)
@@ -45,6 +52,7 @@ class FigureDataset(AbstractDataset[Figure, None]):
             )
         self._vector_formats = list(vector_formats or [])
         self._save_args = dict(save_args or {})
+        self._png_save_args = {**self._save_args, **(png_save_args or {})}
         self.metadata = metadata
 
     def vector_paths(self) -> list[Path]:
@@ -56,7 +64,8 @@ class FigureDataset(AbstractDataset[Figure, None]):
         for path in [self._filepath, *self.vector_paths()]:
             temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex}{path.suffix}")
             try:
-                data.savefig(temporary, format=path.suffix[1:], **self._save_args)
+                save_args = self._png_save_args if path == self._filepath else self._save_args
+                data.savefig(temporary, format=path.suffix[1:], **save_args)
                 os.replace(temporary, path)
             finally:
                 temporary.unlink(missing_ok=True)
