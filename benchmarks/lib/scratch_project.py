@@ -189,3 +189,17 @@ def write_results(output: Path, markdown: str, rows: list[dict]) -> None:
     output.write_text(markdown)
     output.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     print(markdown)
+
+
+def run_seeded_sweep(description: str, topic: str, rows_of, table) -> None:
+    """A sweep's command line (``--data-dir``, ``--output``, ``--seeds``, by default 0 1 2):
+    ``rows_of(dataset, seeds)`` for every labelled file, written as ``table(rows, command)``
+    to ``benchmarks/results/<topic>.md`` and the rows beside it."""
+    parser = benchmark_parser(description, topic)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    rows = rows_for_each_dataset(
+        labelled_datasets(args.data_dir), lambda dataset: rows_of(dataset, args.seeds)
+    )
+    command = f".venv/bin/python -m benchmarks.sweeps.{topic}"
+    write_results(args.output, table(rows, command), rows)

@@ -29,13 +29,7 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.lib.default_graph import default_start, training_data, validated_cells
-from benchmarks.lib.scratch_project import (
-    benchmark_parser,
-    default_config,
-    labelled_datasets,
-    rows_for_each_dataset,
-    write_results,
-)
+from benchmarks.lib.scratch_project import default_config, run_seeded_sweep
 from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.graphs import build_ppmi_graph
 from scimta_kedro.core.preprocess import preprocess_counts
@@ -204,15 +198,11 @@ def table(rows: list[dict], command: str) -> str:
 
 
 def main() -> None:
-    parser = benchmark_parser(__doc__.splitlines()[0], "graph_parameters")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = parser.parse_args()
-    rows = rows_for_each_dataset(
-        labelled_datasets(args.data_dir),
-        lambda dataset: [row for seed in args.seeds for row in starts(dataset, seed)],
-    )
-    write_results(
-        args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.graph_parameters"), rows
+    run_seeded_sweep(
+        __doc__.splitlines()[0],
+        "graph_parameters",
+        lambda dataset, seeds: [row for seed in seeds for row in starts(dataset, seed)],
+        table,
     )
 
 

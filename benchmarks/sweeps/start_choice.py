@@ -36,14 +36,7 @@ from sklearn.metrics import (
 )
 
 from benchmarks.lib.default_graph import default_start, preprocessed_cells_and_graph, training_data
-from benchmarks.lib.scratch_project import (
-    benchmark_parser,
-    biology,
-    biology_mean,
-    labelled_datasets,
-    rows_for_each_dataset,
-    write_results,
-)
+from benchmarks.lib.scratch_project import biology, biology_mean, run_seeded_sweep
 from benchmarks.sweeps.start_partition import START_RESOLUTIONS
 from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.cluster_count import partition_modularity
@@ -196,15 +189,7 @@ def table(rows: list[dict], command: str) -> str:
 
 
 def main() -> None:
-    parser = benchmark_parser(__doc__.splitlines()[0], "start_choice")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = parser.parse_args()
-    rows = rows_for_each_dataset(
-        labelled_datasets(args.data_dir), lambda dataset: sweep(dataset, args.seeds)
-    )
-    write_results(
-        args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.start_choice"), rows
-    )
+    run_seeded_sweep(__doc__.splitlines()[0], "start_choice", sweep, table)
 
 
 if __name__ == "__main__":

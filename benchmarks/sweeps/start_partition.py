@@ -35,14 +35,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.lib.default_graph import default_start, preprocessed_cells_and_graph, training_data
 from benchmarks.lib.leiden_to_k import bisected_to_k
-from benchmarks.lib.scratch_project import (
-    benchmark_parser,
-    biology,
-    biology_mean,
-    labelled_datasets,
-    rows_for_each_dataset,
-    write_results,
-)
+from benchmarks.lib.scratch_project import biology, biology_mean, run_seeded_sweep
 from scimta_kedro.core.cluster import leiden_on_graph
 
 LABEL_KEY = "cell_type"
@@ -195,15 +188,7 @@ def table(rows: list[dict], command: str) -> str:
 
 
 def main() -> None:
-    parser = benchmark_parser(__doc__.splitlines()[0], "start_partition")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = parser.parse_args()
-    rows = rows_for_each_dataset(
-        labelled_datasets(args.data_dir), lambda dataset: sweep(dataset, args.seeds)
-    )
-    write_results(
-        args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.start_partition"), rows
-    )
+    run_seeded_sweep(__doc__.splitlines()[0], "start_partition", sweep, table)
 
 
 if __name__ == "__main__":
