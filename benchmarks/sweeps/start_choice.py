@@ -36,13 +36,19 @@ from sklearn.metrics import (
 )
 
 from benchmarks.lib.default_graph import default_start, preprocessed_cells_and_graph, training_data
-from benchmarks.lib.scratch_project import biology, biology_mean, run_seeded_sweep
+from benchmarks.lib.scratch_project import (
+    biology,
+    biology_mean,
+    default_config,
+    run_seeded_sweep,
+)
 from benchmarks.sweeps.start_partition import START_RESOLUTIONS
 from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.cluster_count import partition_modularity
 
 LABEL_KEY = "cell_type"
-DEFAULT_RESOLUTION = 0.3
+# The default start is scored as one of the grid's candidates: START_RESOLUTIONS holds it.
+DEFAULT_RESOLUTION = default_config("training").start_resolution
 SILHOUETTE_CELLS = 3000
 # Score name -> +1 where higher is better, -1 where lower is.
 SCORES = {

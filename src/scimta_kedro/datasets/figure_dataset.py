@@ -61,10 +61,11 @@ class FigureDataset(AbstractDataset[Figure, None]):
 
     def _save(self, data: Figure) -> None:
         self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        for path in [self._filepath, *self.vector_paths()]:
+        files = [(self._filepath, self._png_save_args)]
+        files += [(path, self._save_args) for path in self.vector_paths()]
+        for path, save_args in files:
             temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex}{path.suffix}")
             try:
-                save_args = self._png_save_args if path == self._filepath else self._save_args
                 data.savefig(temporary, format=path.suffix[1:], **save_args)
                 os.replace(temporary, path)
             finally:
