@@ -191,3 +191,70 @@ def test_after_a_run_the_exit_skips_the_cycle_collector(when, collected):
         [sys.executable, "-c", EXIT_PROBE, when], capture_output=True, text=True, check=True
     )
     assert ("collected" in result.stdout) == collected
+
+
+@pytest.fixture
+def ahead_module(tmp_path, monkeypatch):
+    """A module that no test has imported, standing in for umap-learn."""
+    import sys
+
+    from scimta_kedro.hooks import ImportAhead
+
+    name = "import_ahead_probe"
+    (tmp_path / f"{name}.py").write_text("LOADED = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(ImportAhead, "MODULE", name)
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    yield name
+    sys.modules.pop(name, None)
+
+
+def _run_hook_over(pipeline) -> object:
+    from scimta_kedro.hooks import ImportAhead
+
+    hook = ImportAhead()
+    hook.before_pipeline_run(run_params={}, pipeline=pipeline, catalog=None)
+    for node in pipeline.nodes:
+        hook.before_node_run(node=node)
+    if hook.thread is not None:
+        hook.thread.join(timeout=30)
+    return hook
+
+
+def test_import_ahead_loads_the_module_when_training_starts_in_a_run_that_draws_a_umap(
+    ahead_module,
+):
+    import sys
+
+    from scimta_kedro.pipelines.clustering.pipeline import create_pipeline as clustering
+
+    hook = _run_hook_over(training() + clustering())
+    assert hook.thread is not None and not hook.thread.is_alive()
+    assert sys.modules[ahead_module].LOADED
+
+
+def test_import_ahead_leaves_runs_without_a_umap_alone(ahead_module):
+    import sys
+
+    hook = _run_hook_over(training())
+    assert hook.thread is None
+    assert ahead_module not in sys.modules
+
+
+def test_a_failed_import_ahead_raises_nothing_on_its_thread(ahead_module, tmp_path):
+    import sys
+    import threading
+
+    from scimta_kedro.pipelines.clustering.pipeline import create_pipeline as clustering
+
+    (tmp_path / f"{ahead_module}.py").write_text("raise ImportError('no such library')\n")
+    failures = []
+    previous = threading.excepthook
+    threading.excepthook = failures.append
+    try:
+        hook = _run_hook_over(training() + clustering())
+    finally:
+        threading.excepthook = previous
+    assert hook.thread is not None
+    assert failures == []
+    assert ahead_module not in sys.modules

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import atexit
 import gc
+import importlib
 import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -230,6 +232,51 @@ class QuickExit:
         if not QuickExit.registered:
             atexit.register(gc.freeze)
             QuickExit.registered = True
+
+
+class ImportAhead:
+    """Imports umap-learn on a second thread while the model trains, when the run draws a
+    UMAP.
+
+    ``sc.tl.umap`` (the clustering and batch correction stages) imports umap-learn, and
+    umap-learn imports pynndescent, which compiles its numba distance functions on every
+    import (4-5 s; they are not cached). Training waits on TensorFlow's kernels much of the
+    time, so the import runs beside it and the clustering stage finds the module loaded. The
+    thread starts with training, after the stages before it have done their own imports, and
+    it only imports: no node's inputs or results depend on it.
+    """
+
+    MODULE = "umap"
+    STARTS_WITH = "training"
+    NEEDED_BY = ("clustering", "batch_correction")
+
+    def __init__(self) -> None:
+        self._wanted = False
+        self.thread: threading.Thread | None = None
+
+    @hook_impl
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        self._wanted = self.MODULE not in sys.modules and any(
+            stage_of(node) in self.NEEDED_BY for node in pipeline.nodes
+        )
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        if self._wanted and stage_of(node) == self.STARTS_WITH:
+            self._wanted = False
+            self.thread = threading.Thread(
+                target=_import_or_leave, args=(self.MODULE,), name="import-ahead", daemon=True
+            )
+            self.thread.start()
+
+
+def _import_or_leave(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:
+        # The node that needs the module imports it again and raises there, in the run's
+        # own error report; a failure on this thread would only print a second traceback.
+        logger.debug("Importing %s ahead failed; the node that uses it imports it.", module)
 
 
 GIB = 1024**3

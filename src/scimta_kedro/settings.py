@@ -18,6 +18,7 @@ import_tensorflow_quietly()
 import scimta_kedro.core.nn.model  # noqa: E402, F401
 from scimta_kedro.hooks import (  # noqa: E402
     FigureTracking,
+    ImportAhead,
     ModelTracking,
     QuickExit,
     QuietLogs,
@@ -34,6 +35,7 @@ HOOKS = (
     ModelTracking(),
     FigureTracking(),
     StageCosts(),
+    ImportAhead(),
     QuickExit(),
 )
 

@@ -49,6 +49,12 @@ def test_imputed_values_are_finite_non_negative_and_keep_measurements(trained_ce
     assert (imputed > 0).sum() > measured.sum()  # some zeros were filled
 
 
+def test_the_result_does_not_depend_on_how_many_cells_are_decoded_at_once(trained_cells):
+    n_cells = trained_cells[0].n_obs
+    whole = _impute(trained_cells, batch_size=n_cells)
+    np.testing.assert_array_equal(_impute(trained_cells, batch_size=n_cells // 3 + 1), whole)
+
+
 def test_expressed_entries_are_closer_to_the_truth_before_dropout(trained_cells):
     cells = trained_cells[0]
     observed = _log_normalised(cells, cells.layers[COUNTS_LAYER])

@@ -66,13 +66,16 @@ class ImputationConfig:
         Times the latent codes are averaged over the cell graph before decoding (0: none).
     batch_size
         Cells decoded at once; bounds the dense working memory to ``batch_size x genes``.
+        Blocks under glibc's largest mmap threshold (32 MiB of float64: 1024 x 2000 genes
+        is 16 MiB) reuse freed memory; larger ones are mapped afresh each time, which costs
+        more than the arithmetic.
     """
 
     min_detection_probability: float = 0.01
     value: str = "posterior"
     prior_strength: float = 0.003
     smoothing_steps: int = 0
-    batch_size: int = 4096
+    batch_size: int = 1024
 
     def __post_init__(self) -> None:
         check_ranges(
