@@ -241,7 +241,7 @@ def test_import_ahead_leaves_runs_without_a_umap_alone(ahead_module):
     assert ahead_module not in sys.modules
 
 
-def test_a_failed_import_ahead_raises_nothing_on_its_thread(ahead_module, tmp_path):
+def test_a_failed_import_ahead_raises_nothing_on_its_thread(ahead_module, tmp_path, monkeypatch):
     import sys
     import threading
 
@@ -249,12 +249,8 @@ def test_a_failed_import_ahead_raises_nothing_on_its_thread(ahead_module, tmp_pa
 
     (tmp_path / f"{ahead_module}.py").write_text("raise ImportError('no such library')\n")
     failures = []
-    previous = threading.excepthook
-    threading.excepthook = failures.append
-    try:
-        hook = _run_hook_over(training() + clustering())
-    finally:
-        threading.excepthook = previous
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    hook = _run_hook_over(training() + clustering())
     assert hook.thread is not None
     assert failures == []
     assert ahead_module not in sys.modules
