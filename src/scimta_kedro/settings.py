@@ -1,8 +1,8 @@
 """Kedro project settings.
 
 kedro-mlflow registers its hooks through its entry point; ours quiet the logs, check the
-parameters and lock the project folder before the first node, log the model, and record each
-stage's cost (hooks.py).
+parameters and lock the project folder before the first node, log the model, record each
+stage's cost and import umap-learn while the model trains (hooks.py).
 """
 
 from kedro.config import OmegaConfigLoader
