@@ -1,0 +1,19 @@
+"""The served model's class, as `mlflow.pyfunc.load_model` imports it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_loading_the_model_class_prints_no_mlflow_type_hint_advice():
+    # MLflow checks predict's type hints when the class is defined, with its own warning
+    # filter: only the class can opt out. Loading a logged model runs this import.
+    result = subprocess.run(
+        [sys.executable, "-c", "import scimta_kedro.serving"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"DO_NOT_TRACK": "1", "PATH": ""},
+    )
+    assert "Add type hints" not in result.stderr + result.stdout
