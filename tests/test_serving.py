@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -14,6 +15,6 @@ def test_loading_the_model_class_prints_no_mlflow_type_hint_advice():
         capture_output=True,
         text=True,
         check=True,
-        env={"DO_NOT_TRACK": "1", "PATH": ""},
+        env={**os.environ, "DO_NOT_TRACK": "1"},
     )
     assert "Add type hints" not in result.stderr + result.stdout
