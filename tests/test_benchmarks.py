@@ -178,6 +178,25 @@ def test_the_marker_merge_joins_clusters_without_distinct_genes():
     assert marker_merge_count(sp.csr_matrix(expression), labels, min_markers=81) == 1
 
 
+def test_held_out_counts_prefer_the_planted_groups_to_merged_or_split_ones():
+    import scipy.sparse as sp
+
+    from benchmarks.sweeps.cluster_count_rules import held_out_loss
+    from scimta_kedro.core.molecular_cv import split_molecules
+
+    # Three groups of 100 cells, each with its own Poisson profile over 60 genes.
+    rng = np.random.default_rng(0)
+    profiles = rng.gamma(0.5, 2.0, size=(3, 60))
+    planted = np.repeat([0, 1, 2], 100)
+    counts = sp.csr_matrix(rng.poisson(profiles[planted]).astype(np.float32))
+    training, held_out = split_molecules(counts, held_out_fraction=0.5, seed=1)
+    merged = np.where(planted == 2, 1, planted)
+    split = planted * 2 + rng.integers(0, 2, planted.size)  # each group cut at random
+    loss = held_out_loss(training, held_out, planted)
+    assert loss < held_out_loss(training, held_out, merged)
+    assert loss < held_out_loss(training, held_out, split)
+
+
 def _accuracy_rows(ari_by_dataset: dict[str, float]) -> list[dict]:
     """Rows of ours as benchmarks.accuracy stores them, one seed, both modes."""
     return [

@@ -18,7 +18,13 @@ counts the clusters each rule finds (labels only score):
   resolution grid;
 * **marker merge**: Leiden's kNN clusters at resolution 1, the two clusters with the fewest
   distinct genes merged until every pair has at least ``m`` genes whose mean log-normalised
-  expression differs by ``MARKER_LOG_DIFFERENCE`` (a cluster must have markers).
+  expression differs by ``MARKER_LOG_DIFFERENCE`` (a cluster must have markers);
+* **held-out counts** (molecular cross-validation, Batson et al. 2019): every count split
+  into two binomial halves (``core/molecular_cv.py``); the default preprocessing, graphs and
+  kNN Leiden at each resolution of ``HELD_OUT_RESOLUTIONS`` run on the training half, and
+  each partition's clusters predict the held-out half's HVG counts from their gene profiles
+  (:func:`held_out_loss`); the count of the whole data's kNN graph at the resolution that
+  predicts best.
 
 The leave-one-dataset-out view chooses, for each held-out dataset, the rule with the most
 other datasets within 1.5x (then the smallest mean |log2(count / k)|), and reports whether
@@ -33,12 +39,13 @@ Usage::
 
 from __future__ import annotations
 
+import anndata as ad
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 from sklearn.metrics import adjusted_rand_score
 
-from benchmarks.lib.default_graph import preprocessed_cells_and_graph, training_data
+from benchmarks.lib.default_graph import preprocessed_and_graph, training_data, validated_cells
 from benchmarks.lib.scratch_project import (
     benchmark_parser,
     biology,
@@ -48,6 +55,7 @@ from benchmarks.lib.scratch_project import (
 )
 from scimta_kedro.core.cluster import leiden_on_graph
 from scimta_kedro.core.keys import COUNTS_LAYER
+from scimta_kedro.core.molecular_cv import split_molecules
 
 LABEL_KEY = "cell_type"
 RESOLUTIONS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0)
@@ -59,6 +67,7 @@ DENSE_EIGEN_MAX_NODES = 2000
 PLATEAU_GRID = np.geomspace(0.05, 3.0, 30)
 MARKER_LOG_DIFFERENCE = 0.7
 MARKER_COUNTS = (10, 30, 80)
+HELD_OUT_RESOLUTIONS = (*RESOLUTIONS, 3.0)
 
 
 def most_stable_resolution_count(graph: sp.spmatrix, seed: int = 0) -> int:
@@ -148,6 +157,47 @@ def marker_merge_count(log_expression: sp.spmatrix, labels: np.ndarray, min_mark
     return len(active)
 
 
+def held_out_loss(training: sp.spmatrix, held_out: sp.spmatrix, labels: np.ndarray) -> float:
+    """Negative log-likelihood per held-out molecule of ``held_out`` given each cell's cluster.
+
+    A cluster's gene profile is its share of the ``training`` counts, shrunk toward the
+    profile of all cells by one mean cell's counts (a small cluster would otherwise be sure
+    that genes it never saw are never expressed). Each cell's held-out molecules are drawn from
+    its cluster's profile (multinomial); their expected number is the same for every
+    partition, so only the profiles' log-likelihood compares partitions.
+    """
+    codes = np.unique(labels, return_inverse=True)[1].ravel()
+    n_found = int(codes.max()) + 1
+    indicator = sp.csr_matrix(
+        (np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_found, codes.size)
+    )
+    trained = np.asarray((indicator @ training).todense(), dtype=np.float64)
+    observed = np.asarray((indicator @ held_out).todense(), dtype=np.float64)
+    overall = trained.sum(axis=0) / trained.sum()
+    one_cell = trained.sum() / codes.size
+    profiles = (trained + one_cell * overall) / (trained.sum(axis=1, keepdims=True) + one_cell)
+    return float(-(observed * np.log(np.maximum(profiles, 1e-300))).sum() / observed.sum())
+
+
+def held_out_resolution(counts: ad.AnnData, seed: int = 0) -> float:
+    """The resolution of ``HELD_OUT_RESOLUTIONS`` whose kNN Leiden clusters of one half of the
+    raw ``counts`` (validated cells) best predict the other half (:func:`held_out_loss`)."""
+    training, held_out = split_molecules(counts.X, held_out_fraction=0.5, seed=seed)
+    half = ad.AnnData(X=training, obs=counts.obs.copy(), var=counts.var.copy())
+    cells, graph = preprocessed_and_graph(half, seed)
+    knn = training_data(cells, graph).knn_connectivities
+    kept = counts.obs_names.get_indexer(cells.obs_names)
+    genes = counts.var_names.get_indexer(cells.var_names)
+    training, held_out = training[kept][:, genes], held_out[kept][:, genes]
+    losses = {
+        resolution: held_out_loss(
+            training, held_out, leiden_on_graph(knn, resolution=resolution, random_state=seed)
+        )
+        for resolution in HELD_OUT_RESOLUTIONS
+    }
+    return min(losses, key=losses.get)
+
+
 def log_normalised(counts: sp.spmatrix) -> sp.csr_matrix:
     """log1p of counts scaled to 10^4 per cell (scanpy's normalize_total + log1p)."""
     counts = sp.csr_matrix(counts, dtype=np.float64)
@@ -158,7 +208,9 @@ def log_normalised(counts: sp.spmatrix) -> sp.csr_matrix:
 
 
 def sweep(dataset) -> list[dict]:
-    cells, graph = preprocessed_cells_and_graph(dataset, seed=0)
+    counts = validated_cells(dataset)
+    resolution = held_out_resolution(counts)
+    cells, graph = preprocessed_and_graph(counts, seed=0)
     true_k = int(cells.obs[LABEL_KEY].nunique())
     data = training_data(cells, graph)
     knn = data.knn_connectivities
@@ -176,6 +228,9 @@ def sweep(dataset) -> list[dict]:
             f"marker merge, m={m}": marker_merge_count(log_expression, fine, m)
             for m in MARKER_COUNTS
         },
+        "held-out counts": int(
+            np.unique(leiden_on_graph(knn, resolution=resolution, random_state=0)).size
+        ),
     }
     return [
         {
