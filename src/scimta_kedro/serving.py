@@ -63,7 +63,8 @@ class ScimtaModel(mlflow.pyfunc.PythonModel):
     # MLflow's type-hint validation takes list[...] inputs only, and this model takes named
     # arrays with a graph: the logged signature and input example check the input instead.
     # Without this opt-out (MLflow's own, as its ChatModel uses it), defining the class warns
-    # "Add type hints to the `predict` method" at the top of every run.
+    # "Add type hints to the `predict` method" wherever it is first imported: loading a
+    # logged model with mlflow.pyfunc.load_model, for one.
     _skip_type_hint_validation = True
 
     def load_context(self, context) -> None:
