@@ -131,17 +131,27 @@ def plateau_count(graph: sp.spmatrix, seed: int = 0) -> int:
     return chosen
 
 
+def cluster_indicator(labels: np.ndarray) -> sp.csr_matrix:
+    """The ``(K, N)`` 0/1 matrix of which cell is in which cluster: ``indicator @ matrix``
+    sums ``matrix``'s rows per cluster."""
+    codes = np.unique(labels, return_inverse=True)[1].ravel()
+    return sp.csr_matrix(
+        (np.ones(codes.size), (codes, np.arange(codes.size))),
+        shape=(int(codes.max()) + 1, codes.size),
+    )
+
+
+def cluster_sums(indicator: sp.csr_matrix, matrix: sp.spmatrix) -> np.ndarray:
+    return np.asarray((indicator @ matrix).todense(), dtype=np.float64)
+
+
 def marker_merge_count(log_expression: sp.spmatrix, labels: np.ndarray, min_markers: int) -> int:
     """Clusters left once every pair differs in at least ``min_markers`` genes (merging the
     pair with the fewest first, from cluster sums)."""
-    codes = np.unique(labels, return_inverse=True)[1].ravel()
-    n_found = int(codes.max()) + 1
-    indicator = sp.csr_matrix(
-        (np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_found, codes.size)
-    )
-    sums = np.asarray((indicator @ log_expression).todense(), dtype=np.float64)
+    indicator = cluster_indicator(labels)
+    sums = cluster_sums(indicator, log_expression)
     sizes = np.asarray(indicator.sum(axis=1), dtype=np.float64).ravel()
-    active = list(range(n_found))
+    active = list(range(indicator.shape[0]))
     while len(active) > 1:
         means = sums[active] / sizes[active, None]
         markers = (np.abs(means[:, None, :] - means[None, :, :]) >= MARKER_LOG_DIFFERENCE).sum(-1)
@@ -166,15 +176,11 @@ def held_out_loss(training: sp.spmatrix, held_out: sp.spmatrix, labels: np.ndarr
     its cluster's profile (multinomial); their expected number is the same for every
     partition, so only the profiles' log-likelihood compares partitions.
     """
-    codes = np.unique(labels, return_inverse=True)[1].ravel()
-    n_found = int(codes.max()) + 1
-    indicator = sp.csr_matrix(
-        (np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_found, codes.size)
-    )
-    trained = np.asarray((indicator @ training).todense(), dtype=np.float64)
-    observed = np.asarray((indicator @ held_out).todense(), dtype=np.float64)
+    indicator = cluster_indicator(labels)
+    trained = cluster_sums(indicator, training)
+    observed = cluster_sums(indicator, held_out)
     overall = trained.sum(axis=0) / trained.sum()
-    one_cell = trained.sum() / codes.size
+    one_cell = trained.sum() / indicator.shape[1]
     profiles = (trained + one_cell * overall) / (trained.sum(axis=1, keepdims=True) + one_cell)
     return float(-(observed * np.log(np.maximum(profiles, 1e-300))).sum() / observed.sum())
 
