@@ -224,6 +224,19 @@ def test_the_cheaper_candidate_is_chosen_only_where_it_keeps_the_clusters():
     assert {picks[name]["pick"] for name in datasets[:3]} == {"costly"}
 
 
+def test_candidates_compared_on_given_seeds_use_only_those_seeds_runs():
+    from benchmarks.sweeps.accuracy_candidates import of_seeds, scores_by_biology
+
+    # The default has seeds 0 and 1; a candidate measured on seed 0 only is compared with
+    # the default's seed 0 (0.8), not its mean over both seeds (0.6).
+    default = _accuracy_rows({"kang": 0.8}) + [
+        {**row, "seed": 1, "ari": 0.4} for row in _accuracy_rows({"kang": 0.0})
+    ]
+    assert scores_by_biology(default)["kang"]["k given"] == pytest.approx(0.6)
+    assert scores_by_biology(of_seeds(default, [0]))["kang"]["k given"] == pytest.approx(0.8)
+    assert of_seeds(default, None) == default
+
+
 def test_candidate_files_of_one_biology_weigh_as_one_dataset():
     from benchmarks.sweeps.accuracy_candidates import scores_by_biology
 

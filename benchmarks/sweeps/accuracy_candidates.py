@@ -19,6 +19,9 @@ Usage::
         --candidate "100+50 epochs (default)=benchmarks/results/accuracy.json" \
         --candidate "200+100 epochs=benchmarks/results/training_length/epochs_200_100.json" \
         --output benchmarks/results/training_length.md
+
+``--seeds 0 1`` compares the candidates on those seeds only: a candidate measured on fewer
+seeds than the default is compared with the default's runs of the same seeds.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from benchmarks.lib.scratch_project import PROJECT_ROOT, per_biology, write_resu
 
 MODES = ("k given", "auto")
 DEFAULT_OUTPUT = PROJECT_ROOT / "benchmarks" / "results" / "accuracy_candidates.md"
+
+
+def of_seeds(rows: list[dict], seeds: list[int] | None) -> list[dict]:
+    """The rows of ``seeds`` (every row when ``seeds`` is None)."""
+    return rows if seeds is None else [row for row in rows if row["seed"] in seeds]
 
 
 def ours_rows(rows: list[dict]) -> list[dict]:
@@ -80,16 +88,22 @@ def leave_one_out(
     return picks
 
 
-def markdown(scores: dict[str, dict[str, dict[str, float]]], tolerance: float, command: str) -> str:
+def markdown(
+    scores: dict[str, dict[str, dict[str, float]]],
+    tolerance: float,
+    command: str,
+    seeds: list[int] | None = None,
+) -> str:
     """The per-dataset table of ``scores`` (candidate -> biology -> mode -> ARI) and the
     leave-one-dataset-out view."""
+    over = "seeds" if seeds is None else "seeds " + ", ".join(map(str, seeds))
     datasets = sorted(set.intersection(*(set(s) for s in scores.values())))
     names = list(scores)
     header = "| dataset | " + " | ".join(f"{n}: k given | {n}: auto" for n in names) + " |"
     lines = [
         f"Command: `{command}`",
         "",
-        "ARI of ours, mean over seeds (each biology once); candidates listed cheapest first.",
+        f"ARI of ours, mean over {over} (each biology once); candidates listed cheapest first.",
         "",
         header,
         "|---|" + "---|---|" * len(names),
@@ -138,6 +152,9 @@ def main() -> None:
         help="a candidate's accuracy rows; repeat, cheapest first",
     )
     parser.add_argument("--tolerance", type=float, default=0.01)
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="compare these seeds' runs only (default: all)"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     arguments = parser.parse_args()
     candidates = {}
@@ -145,10 +162,12 @@ def main() -> None:
         name, _, path = given.rpartition("=")
         if not name:
             parser.error(f"--candidate {given!r}: expected NAME=FILE.json")
-        candidates[name] = json.loads(Path(path).read_text())
+        candidates[name] = of_seeds(json.loads(Path(path).read_text()), arguments.seeds)
     command = ".venv/bin/python -m benchmarks.sweeps.accuracy_candidates " + " ".join(
         f'--candidate "{given}"' for given in arguments.candidate
     )
+    if arguments.seeds is not None:
+        command += " --seeds " + " ".join(map(str, arguments.seeds))
     if arguments.output != DEFAULT_OUTPUT:
         command += f" --output {arguments.output}"
     scores = {name: scores_by_biology(rows) for name, rows in candidates.items()}
@@ -158,7 +177,9 @@ def main() -> None:
         for name, by_dataset in scores.items()
         for dataset, by_mode in by_dataset.items()
     ]
-    write_results(arguments.output, markdown(scores, arguments.tolerance, command), stored)
+    write_results(
+        arguments.output, markdown(scores, arguments.tolerance, command, arguments.seeds), stored
+    )
 
 
 if __name__ == "__main__":
