@@ -96,7 +96,9 @@ def markdown(
 ) -> str:
     """The per-dataset table of ``scores`` (candidate -> biology -> mode -> ARI) and the
     leave-one-dataset-out view."""
-    over = "seeds" if seeds is None else "seeds " + ", ".join(map(str, seeds))
+    over = "seeds"
+    if seeds is not None:
+        over = ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
     datasets = sorted(set.intersection(*(set(s) for s in scores.values())))
     names = list(scores)
     header = "| dataset | " + " | ".join(f"{n}: k given | {n}: auto" for n in names) + " |"
