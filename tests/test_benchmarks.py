@@ -246,6 +246,33 @@ def test_candidate_files_of_one_biology_weigh_as_one_dataset():
     assert scores == {"mouse bladder (2 files)": {"k given": 0.5, "auto": 0.5}}
 
 
+def test_graph_variants_are_picked_leaving_one_biology_out():
+    from benchmarks.sweeps.graph_parameters import DEFAULT, _leave_one_out
+
+    # "wide" wins on both bladder files and loses on worm. Holding out the bladder holds out
+    # both its files, so the others (worm, cells) pick the default there; holding out worm,
+    # the bladder counts once beside the cell lines, and "wide" wins on their mean.
+    means = {
+        DEFAULT: {
+            "mouse_bladder_2100_allgenes": 0.5,
+            "mouse_bladder_2746_top2000": 0.5,
+            "worm": 0.7,
+            "cells": 1.0,
+        },
+        "wide": {
+            "mouse_bladder_2100_allgenes": 0.7,
+            "mouse_bladder_2746_top2000": 0.6,
+            "worm": 0.5,
+            "cells": 1.0,
+        },
+    }
+    folds = {held: (pick, there, default) for held, pick, there, default in _leave_one_out(means)}
+    assert set(folds) == {"mouse bladder (2 files)", "worm", "cells"}
+    assert folds["mouse bladder (2 files)"] == (DEFAULT, 0.5, 0.5)
+    assert folds["worm"] == ("wide", 0.5, 0.7)
+    assert folds["cells"][0] == DEFAULT  # 0.600 against 0.575 on the bladder and worm
+
+
 def test_a_candidates_batch_rows_are_scored_against_kmeans_on_its_latent():
     from benchmarks.accuracy import KMEANS_ON_LATENT, targets_table
 

@@ -1,18 +1,18 @@
 """Cell-graph and HVG parameters on real data: the partition DEC starts from, for each variant.
 
-DEC's start is the Leiden partition of the PPMI cell graph (resolution 1.0) split or merged
-(core/cluster_count.py) to the number of clusters: with ``n_clusters: auto``, Leiden's count on
-the UMAP-weighted kNN graph; when k is given, k. The final clusters stay close to it
-(README: DEC starts). This
-rebuilds the cell graph of every labelled file in ``../shared/data`` with one graph
-parameter changed at a time (kNN k, surfing steps, restart probability, the surfing pruning
-bound, the kNN metric, the number of PCs the kNN reads, and in preprocessing the number and
-flavour of the highly variable genes) and scores both starts against the labels, for
-several seeds (preprocessing, graph and Leiden seeded alike). No model is trained. A
-preprocessing variant changes the PCs the accuracy benchmark's KMeans anchor reads too, so
-KMeans(k) on each preprocessing variant's 50 PCs is scored beside it. Labels only score; the
-leave-one-dataset-out view shows which variant the other files would pick for each held-out
-file, and what it gives there.
+DEC's start is the partition training finds with the default ``params:training``
+(core/dec_start.py): Leiden on the PPMI cell graph at ``start_resolution``, split or merged to
+the number of clusters (with ``n_clusters: auto``, Leiden's count at ``leiden_resolution``;
+when k is given, k). The final clusters stay close to it (docs/method.md). This rebuilds the
+cell graph of every labelled file in ``../shared/data`` with one graph parameter changed at a
+time (kNN k, surfing steps, restart probability, the surfing pruning bound, the kNN metric,
+the number of PCs the kNN reads, and in preprocessing the number and flavour of the highly
+variable genes) and scores both starts against the labels, for several seeds (preprocessing,
+graph and Leiden seeded alike). No model is trained. A preprocessing variant changes the PCs
+the accuracy benchmark's KMeans anchor reads too, so KMeans(k) on each preprocessing
+variant's 50 PCs is scored beside it. Labels only score. Means weigh each biology once (the
+two bladder files as one, the two Baron files as one); the leave-one-dataset-out view shows
+which variant the other biologies would pick for each held-out one, and what it gives there.
 
 Usage::
 
@@ -29,7 +29,12 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.lib.default_graph import default_start, training_data, validated_cells
-from benchmarks.lib.scratch_project import default_config, run_seeded_sweep
+from benchmarks.lib.scratch_project import (
+    biology,
+    biology_mean,
+    default_config,
+    run_seeded_sweep,
+)
 from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.graphs import build_ppmi_graph
 from scimta_kedro.core.preprocess import preprocess_counts
@@ -125,13 +130,22 @@ def _means(rows, score):
 
 
 def _leave_one_out(means: dict[str, dict[str, float]]) -> list[tuple[str, str, float, float]]:
-    """(held-out dataset, variant the others pick, its score there, the default's there)."""
+    """(held-out biology, variant the other biologies pick, its score there, the default's
+    there)."""
     datasets = sorted(means[DEFAULT])
     folds = []
-    for held_out in datasets:
-        others = [dataset for dataset in datasets if dataset != held_out]
-        pick = max(means, key=lambda variant: np.mean([means[variant][d] for d in others]))
-        folds.append((held_out, pick, means[pick][held_out], means[DEFAULT][held_out]))
+    for held_out in sorted({biology(d) for d in datasets}):
+        others = [d for d in datasets if biology(d) != held_out]
+        held = [d for d in datasets if biology(d) == held_out]
+        pick = max(means, key=lambda variant: biology_mean({d: means[variant][d] for d in others}))
+        folds.append(
+            (
+                held_out,
+                pick,
+                float(np.mean([means[pick][d] for d in held])),
+                float(np.mean([means[DEFAULT][d] for d in held])),
+            )
+        )
     return folds
 
 
@@ -141,9 +155,9 @@ def table(rows: list[dict], command: str) -> str:
     lines = [
         f"Command: `{command}`  ",
         f"Seeds {', '.join(map(str, seeds))}; ARI of DEC's start against the labels (scoring "
-        "only), mean over the seeds: Leiden (resolution 1.0) on the PPMI cell graph brought "
-        "to Leiden's count on the UMAP-weighted kNN graph (`auto`) or to the annotated k "
-        "(k given), as training starts DEC. No training.",
+        "only), mean over the seeds, of DEC's start as training finds it with the default "
+        "`params:training` (`auto`, and k given: the annotated k). No training. Means weigh "
+        "each biology once.",
         "",
     ]
     for score, title in (("given_k_ari", "k given"), ("auto_ari", "auto")):
@@ -154,7 +168,7 @@ def table(rows: list[dict], command: str) -> str:
         for variant, by_dataset in means.items():
             values = [by_dataset[d] for d in datasets]
             cells = " | ".join(f"{value:.3f}" for value in values)
-            lines.append(f"| {variant} | {cells} | {np.mean(values):.3f} |")
+            lines.append(f"| {variant} | {cells} | {biology_mean(by_dataset):.3f} |")
         lines += ["", f"Leave one dataset out ({title}):", ""]
         lines += ["| held out | variant the others pick | its ARI there | default's |"]
         lines.append("|---|---|---|---|")
@@ -173,9 +187,10 @@ def table(rows: list[dict], command: str) -> str:
     lines.append("|---" * (len(datasets) + 3) + "|")
     for variant, by_dataset in kmeans.items():
         values = [by_dataset[d] for d in datasets]
-        margin = np.mean([given_k[variant][d] for d in datasets]) - np.mean(values)
+        mean = biology_mean(by_dataset)
+        margin = biology_mean(given_k[variant]) - mean
         cells = " | ".join(f"{value:.3f}" for value in values)
-        lines.append(f"| {variant} | {cells} | {np.mean(values):.3f} | {margin:+.3f} |")
+        lines.append(f"| {variant} | {cells} | {mean:.3f} | {margin:+.3f} |")
     lines.append("")
     counts: dict[str, dict[str, list[int]]] = {}
     for row in rows:
@@ -183,17 +198,20 @@ def table(rows: list[dict], command: str) -> str:
             row["auto_clusters"]
         )
     lines += ["**Number of clusters with `auto` (per seed)**", ""]
-    lines.append("| variant | " + " | ".join(datasets) + " | datasets within 1.5x (all seeds) |")
+    lines.append("| variant | " + " | ".join(datasets) + " | biologies within 1.5x (all seeds) |")
     lines.append("|---" * (len(datasets) + 2) + "|")
     for variant, by_dataset in counts.items():
+        biologies = sorted({biology(d) for d in datasets})
         within = sum(
             all(
-                r["auto_within_1_5x"] for r in rows if r["variant"] == variant and r["dataset"] == d
+                r["auto_within_1_5x"]
+                for r in rows
+                if r["variant"] == variant and biology(r["dataset"]) == b
             )
-            for d in datasets
+            for b in biologies
         )
         cells = " | ".join("/".join(map(str, by_dataset[d])) for d in datasets)
-        lines.append(f"| {variant} | {cells} | {within}/{len(datasets)} |")
+        lines.append(f"| {variant} | {cells} | {within}/{len(biologies)} |")
     return "\n".join(lines) + "\n"
 
 
