@@ -273,6 +273,23 @@ def test_graph_variants_are_picked_leaving_one_biology_out():
     assert folds["cells"][0] == DEFAULT  # 0.600 against 0.575 on the bladder and worm
 
 
+def test_dec_start_mean_rows_weigh_each_biology_once():
+    from benchmarks.sweeps.dec_starts import STARTS, table
+
+    # Two bladder files (one biology) at 0.2 and 0.4, worm at 0.9: the mean is
+    # (0.3 + 0.9) / 2 = 0.6, not (0.2 + 0.4 + 0.9) / 3 = 0.5.
+    scores = {"mouse_bladder_2100_allgenes": 0.2, "mouse_bladder_2746_top2000": 0.4, "worm": 0.9}
+    rows = [
+        {"dataset": dataset, "true_k": 10, "seed": 0, "start": start, "start_ari": ari,
+         "ari": ari, "modularity": 0.5, "confidence": 0.8}
+        for dataset, ari in scores.items()
+        for start in STARTS
+    ]  # fmt: skip
+    mean_rows = [line for line in table(rows, "command").splitlines() if "**mean**" in line]
+    assert len(mean_rows) == len(STARTS)
+    assert all("| 0.600 | 0.600 | 0.500 | 0.800 |" in line for line in mean_rows)
+
+
 def test_a_candidates_batch_rows_are_scored_against_kmeans_on_its_latent():
     from benchmarks.accuracy import KMEANS_ON_LATENT, targets_table
 
