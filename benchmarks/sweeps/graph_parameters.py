@@ -200,8 +200,8 @@ def table(rows: list[dict], command: str) -> str:
     lines += ["**Number of clusters with `auto` (per seed)**", ""]
     lines.append("| variant | " + " | ".join(datasets) + " | biologies within 1.5x (all seeds) |")
     lines.append("|---" * (len(datasets) + 2) + "|")
+    biologies = sorted({biology(d) for d in datasets})
     for variant, by_dataset in counts.items():
-        biologies = sorted({biology(d) for d in datasets})
         within = sum(
             all(
                 r["auto_within_1_5x"]

@@ -52,7 +52,12 @@ def test_imputed_values_are_finite_non_negative_and_keep_measurements(trained_ce
 def test_the_result_does_not_depend_on_how_many_cells_are_decoded_at_once(trained_cells):
     n_cells = trained_cells[0].n_obs
     whole = _impute(trained_cells, batch_size=n_cells)
-    np.testing.assert_array_equal(_impute(trained_cells, batch_size=n_cells // 3 + 1), whole)
+    in_blocks = _impute(trained_cells, batch_size=n_cells // 3 + 1)
+    # The same zeros are filled. The values agree to float32 rounding only: TensorFlow's CPU
+    # matrix products block their work by the number of rows, so a sum can round one ulp
+    # apart between block sizes (seen on some CPUs, not others).
+    np.testing.assert_array_equal(in_blocks > 0, whole > 0)
+    np.testing.assert_allclose(in_blocks, whole, rtol=1e-6, atol=0)
 
 
 def test_expressed_entries_are_closer_to_the_truth_before_dropout(trained_cells):
