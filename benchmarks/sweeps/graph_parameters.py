@@ -33,6 +33,7 @@ from benchmarks.lib.scratch_project import (
     biology,
     biology_mean,
     default_config,
+    per_biology,
     run_seeded_sweep,
 )
 from scimta_kedro.core.cluster import kmeans_labels
@@ -132,20 +133,16 @@ def _means(rows, score):
 def _leave_one_out(means: dict[str, dict[str, float]]) -> list[tuple[str, str, float, float]]:
     """(held-out biology, variant the other biologies pick, its score there, the default's
     there)."""
-    datasets = sorted(means[DEFAULT])
+    by_biology = {variant: per_biology(scores) for variant, scores in means.items()}
     folds = []
-    for held_out in sorted({biology(d) for d in datasets}):
-        others = [d for d in datasets if biology(d) != held_out]
-        held = [d for d in datasets if biology(d) == held_out]
-        pick = max(means, key=lambda variant: biology_mean({d: means[variant][d] for d in others}))
-        folds.append(
-            (
-                held_out,
-                pick,
-                float(np.mean([means[pick][d] for d in held])),
-                float(np.mean([means[DEFAULT][d] for d in held])),
-            )
+    for held_out in sorted(by_biology[DEFAULT]):
+        pick = max(
+            by_biology,
+            key=lambda variant: np.mean(
+                [score for name, score in by_biology[variant].items() if name != held_out]
+            ),
         )
+        folds.append((held_out, pick, by_biology[pick][held_out], by_biology[DEFAULT][held_out]))
     return folds
 
 
