@@ -30,6 +30,20 @@ def test_umap_of_many_cells_lays_out_a_seeded_sample_and_the_figure_shows_it():
     assert "120 sampled cells" in figure.axes[0].get_title()
 
 
+def test_the_umap_pdf_holds_the_cells_as_one_image_and_the_text_as_vectors():
+    import io
+
+    cells = _cells(200)
+    umap_of_embedding(cells, "X_latent", n_neighbors=10, max_cells=500, random_state=0)
+    figure = umap_figure(cells, ["group"], title_prefix="latent")
+    points = figure.axes[0].collections
+    assert points and all(collection.get_rasterized() for collection in points)
+    pdf = io.BytesIO()
+    figure.savefig(pdf, format="pdf", dpi=300)
+    assert b"/Subtype /Image" in pdf.getvalue()
+    assert b"/Subtype /Type3" in pdf.getvalue() or b"/FontFile" in pdf.getvalue()
+
+
 def test_umap_of_few_cells_lays_out_all_of_them():
     cells = _cells(80)
     umap_of_embedding(cells, "X_latent", n_neighbors=10, max_cells=100)
