@@ -155,8 +155,9 @@ class Trainer:
     def make_step(self, model: GraphAutoencoder, learning_rate: float, with_clustering: bool):
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
         # Adam's moment variables are made here, eagerly: made on the first call, inside the
-        # trace, each variable's initialiser is lifted out of the graph (about 1.5 s a run).
-        # They start at zero either way.
+        # trace, each variable's initialiser is lifted out of the graph, and the first steps
+        # of the two phases took 3-5 s longer (docs/benchmarks.md). They start at zero
+        # either way, so the latent space is the same to the bit.
         optimizer.build(model.trainable_variables)
         config = self.config
         model.use_symmetric_adjacency(self.symmetric_adjacency)
