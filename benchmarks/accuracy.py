@@ -56,11 +56,13 @@ import numpy as np
 from benchmarks.lib.anchors import BATCH_KEY
 from benchmarks.lib.scratch_project import (
     PROJECT_ROOT,
+    biologies_where_all,
     biology,
     kedro_run_in_scratch_project,
     labelled_datasets,
     per_biology,
     run_measured,
+    within_factor,
 )
 
 LABEL_KEY = "cell_type"
@@ -160,7 +162,7 @@ def _spread(values: list[float]) -> str:
 
 
 def _within(row: dict) -> bool:
-    return row["true_k"] / 1.5 <= row["clusters"] <= 1.5 * row["true_k"]
+    return within_factor(row["clusters"], row["true_k"])
 
 
 def markdown_table(rows: list[dict], mode: str) -> str:
@@ -253,10 +255,7 @@ def targets_table(rows: list[dict]) -> str:
         )
     auto_rows = [r for r in rows if r["mode"] == "auto" and r["method"] == ours]
     if auto_rows:
-        by_biology: dict[str, bool] = {}
-        for row in auto_rows:
-            name = biology(row["dataset"])
-            by_biology[name] = by_biology.get(name, True) and _within(row)
+        by_biology = biologies_where_all((row["dataset"], _within(row)) for row in auto_rows)
         share = sum(by_biology.values()) / len(by_biology)
         lines.append(
             f"| auto: k within 1.5x on >= 80% of datasets | {sum(by_biology.values())}/"

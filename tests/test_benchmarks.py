@@ -358,3 +358,16 @@ def test_a_start_choice_rule_picks_the_best_scored_candidate_of_its_pool():
     assert chosen["default (start_resolution 0.3)", "a"] == (0.3, ["start_resolution 0.3"])
     assert chosen["best silhouette, resolutions", "a"] == (0.1, ["start_resolution 0.1"])
     assert chosen[f"best silhouette, resolutions + {KMEANS}", "a"] == (0.9, [KMEANS])
+
+
+def test_a_biology_is_within_only_when_every_file_and_seed_is():
+    from benchmarks.lib.scratch_project import biologies_where_all, within_factor
+
+    assert within_factor(15, 10) and within_factor(7, 10) and not within_factor(16, 10)
+    flags = [
+        ("mouse_bladder_2100_allgenes", True),
+        ("mouse_bladder_2746_top2000", False),
+        ("worm", True),
+        ("worm", True),
+    ]
+    assert biologies_where_all(flags) == {"mouse bladder (2 files)": False, "worm": True}

@@ -173,6 +173,21 @@ def biology_mean(values: dict[str, float]) -> float:
     return float(np.mean(list(per_biology(values).values())))
 
 
+def within_factor(count: int, true_k: int, factor: float = 1.5) -> bool:
+    """Whether a number of clusters lies within ``factor`` of the annotated number."""
+    return true_k / factor <= count <= factor * true_k
+
+
+def biologies_where_all(flags) -> dict[str, bool]:
+    """(file stem, flag) pairs (a file may come once per seed), as biology -> whether every
+    flag of its files is true."""
+    grouped: dict[str, bool] = {}
+    for dataset, flag in flags:
+        name = biology(dataset)
+        grouped[name] = grouped.get(name, True) and bool(flag)
+    return grouped
+
+
 def rows_for_each_dataset(datasets: list[Path], rows_of) -> list[dict]:
     """``rows_of(dataset)`` for every dataset, concatenated, printing each one's wall time."""
     rows: list[dict] = []

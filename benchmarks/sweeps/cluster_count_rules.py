@@ -48,9 +48,11 @@ from sklearn.metrics import adjusted_rand_score
 from benchmarks.lib.default_graph import preprocessed_and_graph, training_data, validated_cells
 from benchmarks.lib.scratch_project import (
     benchmark_parser,
+    biologies_where_all,
     biology,
     labelled_datasets,
     rows_for_each_dataset,
+    within_factor,
     write_results,
 )
 from scimta_kedro.core.cluster import leiden_on_graph
@@ -244,7 +246,7 @@ def sweep(dataset) -> list[dict]:
             "true_k": true_k,
             "rule": rule,
             "clusters": count,
-            "within_1_5x": true_k / 1.5 <= count <= 1.5 * true_k,
+            "within_1_5x": within_factor(count, true_k),
         }
         for rule, count in counts.items()
     ]
@@ -252,11 +254,7 @@ def sweep(dataset) -> list[dict]:
 
 def _merit(rows: list[dict], rule: str, datasets: list[str]) -> tuple[int, float]:
     at = {r["dataset"]: r for r in rows if r["rule"] == rule}
-    by_biology: dict[str, bool] = {}
-    for dataset in datasets:
-        by_biology[biology(dataset)] = by_biology.get(biology(dataset), True) and bool(
-            at[dataset]["within_1_5x"]
-        )
+    by_biology = biologies_where_all((d, at[d]["within_1_5x"]) for d in datasets)
     error = np.mean([abs(np.log2(at[d]["clusters"] / at[d]["true_k"])) for d in datasets])
     return sum(by_biology.values()), -float(error)
 

@@ -30,11 +30,12 @@ from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.lib.default_graph import default_start, training_data, validated_cells
 from benchmarks.lib.scratch_project import (
-    biology,
+    biologies_where_all,
     biology_mean,
     default_config,
     per_biology,
     run_seeded_sweep,
+    within_factor,
 )
 from scimta_kedro.core.cluster import kmeans_labels
 from scimta_kedro.core.graphs import build_ppmi_graph
@@ -83,7 +84,7 @@ def _start_row(dataset, seed, variant, *, cells, config, n_pcs=None) -> dict:
         "variant": variant,
         "true_k": true_k,
         "auto_clusters": found,
-        "auto_within_1_5x": true_k / 1.5 <= found <= 1.5 * true_k,
+        "auto_within_1_5x": within_factor(found, true_k),
         "auto_ari": float(adjusted_rand_score(annotation, auto)),
         "given_k_ari": float(adjusted_rand_score(annotation, given)),
     }
@@ -197,18 +198,12 @@ def table(rows: list[dict], command: str) -> str:
     lines += ["**Number of clusters with `auto` (per seed)**", ""]
     lines.append("| variant | " + " | ".join(datasets) + " | biologies within 1.5x (all seeds) |")
     lines.append("|---" * (len(datasets) + 2) + "|")
-    biologies = sorted({biology(d) for d in datasets})
     for variant, by_dataset in counts.items():
-        within = sum(
-            all(
-                r["auto_within_1_5x"]
-                for r in rows
-                if r["variant"] == variant and biology(r["dataset"]) == b
-            )
-            for b in biologies
+        by_biology = biologies_where_all(
+            (r["dataset"], r["auto_within_1_5x"]) for r in rows if r["variant"] == variant
         )
         cells = " | ".join("/".join(map(str, by_dataset[d])) for d in datasets)
-        lines.append(f"| {variant} | {cells} | {within}/{len(biologies)} |")
+        lines.append(f"| {variant} | {cells} | {sum(by_biology.values())}/{len(by_biology)} |")
     return "\n".join(lines) + "\n"
 
 

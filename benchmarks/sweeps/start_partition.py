@@ -35,7 +35,13 @@ from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.lib.default_graph import default_start, preprocessed_cells_and_graph, training_data
 from benchmarks.lib.leiden_to_k import bisected_to_k
-from benchmarks.lib.scratch_project import biology, biology_mean, run_seeded_sweep
+from benchmarks.lib.scratch_project import (
+    biologies_where_all,
+    biology,
+    biology_mean,
+    run_seeded_sweep,
+    within_factor,
+)
 from scimta_kedro.core.cluster import leiden_on_graph
 
 LABEL_KEY = "cell_type"
@@ -64,7 +70,7 @@ def sweep(dataset: Path, seeds) -> list[dict]:
                 "mode": mode,
                 "candidate": candidate,
                 "clusters": counts,
-                "within_1_5x": all(true_k / 1.5 <= n <= 1.5 * true_k for n in counts),
+                "within_1_5x": all(within_factor(n, true_k) for n in counts),
                 "ari": float(np.mean([adjusted_rand_score(labels, p) for p in partitions])),
             }
         )
@@ -154,10 +160,7 @@ def table(rows: list[dict], command: str) -> str:
         lines.append("| **mean** | | " + " | ".join(f"{m:.3f}" for m in means) + " |")
         if mode == "auto":
             within = [
-                sum(
-                    all(score[d, c]["within_1_5x"] for d in datasets if biology(d) == b)
-                    for b in sorted({biology(d) for d in datasets})
-                )
+                sum(biologies_where_all((d, score[d, c]["within_1_5x"]) for d in datasets).values())
                 for c in candidates
             ]
             n_biologies = len({biology(d) for d in datasets})
