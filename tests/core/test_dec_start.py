@@ -68,7 +68,7 @@ def test_a_graph_that_stays_whole_at_the_coarse_resolution_is_split_at_a_finer_o
 def test_a_single_cluster_at_every_resolution_asks_for_k(six_groups, monkeypatch):
     _, data = six_groups
     monkeypatch.setattr(
-        dec_start, "leiden_on_graph", lambda graph, **_: np.zeros(graph.shape[0], dtype=int)
+        dec_start, "ensemble_leiden", lambda graph, **_: np.zeros(graph.shape[0], dtype=int)
     )
     with pytest.raises(ValueError, match="up to resolution 16; set training.n_clusters"):
         estimated_cluster_count(data, TrainingConfig())
@@ -77,13 +77,13 @@ def test_a_single_cluster_at_every_resolution_asks_for_k(six_groups, monkeypatch
 def test_the_count_on_the_ppmi_graph_reuses_the_start_partition(six_groups, monkeypatch):
     _, data = six_groups
     calls = []
-    original = dec_start.leiden_on_graph
+    original = dec_start.ensemble_leiden
 
     def counted(graph, **options):
         calls.append(options["resolution"])
         return original(graph, **options)
 
-    monkeypatch.setattr(dec_start, "leiden_on_graph", counted)
+    monkeypatch.setattr(dec_start, "ensemble_leiden", counted)
     start = dec_start_partition(data, TrainingConfig(cluster_count_graph="ppmi"))
     assert calls == [TrainingConfig().start_resolution]  # Leiden ran once, not twice
     assert np.unique(start).size == 6

@@ -72,38 +72,73 @@ def leiden_on_embedding(
     )
 
 
+@dataclass(frozen=True)
+class IgraphEdges:
+    """A symmetric sparse graph as igraph holds it: each edge once, from the upper triangle.
+
+    ``sources[i]``, ``targets[i]`` and ``weights[i]`` are edge ``i`` of ``graph``, so a
+    partition's labels at the two ends of every edge are ``labels[sources]`` and
+    ``labels[targets]``.
+    """
+
+    graph: ig.Graph
+    sources: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+
+
+def igraph_edges(adjacency: sp.spmatrix) -> IgraphEdges:
+    """The weighted undirected igraph graph of a symmetric sparse ``(N, N)`` ``adjacency``.
+
+    igraph gets each edge once, from the upper triangle, and its weights as one array.
+    scanpy's ``sc.tl.leiden(flavor="igraph")`` passes both stored entries of every edge (a
+    multigraph with every edge doubled) as a Python list of pairs, with the weights as an
+    edge attribute: the same modularity for every partition (all weights scale alike; self
+    loops, stored once, are halved here to keep that), at ~110 bytes per stored entry (14 GB
+    for a 1.3M-cell PPMI graph) instead of ~16.
+    """
+    upper = sp.triu(adjacency, format="coo")
+    stored = upper.data != 0
+    sources, targets = upper.row[stored], upper.col[stored]
+    weights = upper.data[stored].astype(np.float64)
+    del upper, stored
+    weights[sources == targets] /= 2.0
+    graph = ig.Graph(n=adjacency.shape[0], directed=False)
+    # add_edges on an array converts it without a Python list of pairs.
+    graph.add_edges(np.column_stack([sources, targets]))
+    return IgraphEdges(graph, sources, targets, weights)
+
+
+def leiden_partition(
+    edges: IgraphEdges,
+    *,
+    resolution: float = 1.0,
+    random_state: int = 0,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Leiden clusters (modularity) of ``edges``, with its own weights or ``weights``, one
+    per edge. Returns integer labels ``(N,)``."""
+    with set_igraph_random_state(random_state):
+        partition = edges.graph.community_leiden(
+            objective_function="modularity",
+            weights=edges.weights if weights is None else weights,
+            resolution=resolution,
+            n_iterations=2,
+        )
+    return np.asarray(partition.membership)
+
+
 def leiden_on_graph(
     adjacency: sp.spmatrix, *, resolution: float = 1.0, random_state: int = 0
 ) -> np.ndarray:
     """Leiden clusters (igraph, modularity) of a weighted undirected sparse graph ``(N, N)``.
 
-    ``adjacency`` must be symmetric. igraph gets each edge once, from the upper triangle,
-    and its weights as one array. scanpy's ``sc.tl.leiden(flavor="igraph")`` passes both
-    stored entries of every edge (a multigraph with every edge doubled) as a Python list of
-    pairs, with the weights as an edge attribute: the same modularity for every partition
-    (all weights scale alike; self loops, stored once, are halved here to keep that), at
-    ~110 bytes per stored entry (14 GB for a 1.3M-cell PPMI graph) instead of ~16.
-
-    Returns integer labels ``(N,)``.
+    ``adjacency`` must be symmetric (see :func:`igraph_edges`). Returns integer labels
+    ``(N,)``.
     """
-    upper = sp.triu(adjacency, format="coo")
-    stored = upper.data != 0
-    rows, columns = upper.row[stored], upper.col[stored]
-    weights = upper.data[stored].astype(np.float64)
-    del upper, stored
-    weights[rows == columns] /= 2.0
-    graph = ig.Graph(n=adjacency.shape[0], directed=False)
-    # add_edges on an array converts it without a Python list of pairs.
-    graph.add_edges(np.column_stack([rows, columns]))
-    del rows, columns
-    with set_igraph_random_state(random_state):
-        partition = graph.community_leiden(
-            objective_function="modularity",
-            weights=weights,
-            resolution=resolution,
-            n_iterations=2,
-        )
-    return np.asarray(partition.membership)
+    return leiden_partition(
+        igraph_edges(adjacency), resolution=resolution, random_state=random_state
+    )
 
 
 def kmeans_labels(embedding: np.ndarray, n_clusters: int, random_state: int = 0) -> np.ndarray:

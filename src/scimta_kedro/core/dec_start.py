@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .cluster import leiden_on_graph
 from .cluster_count import partition_with_cluster_count
+from .ensemble_leiden import ensemble_leiden
 
 if TYPE_CHECKING:
     from .train import GraphData, TrainingConfig
@@ -26,9 +26,10 @@ MAX_RESOLUTION = 16.0
 
 
 def leiden_with_several_clusters(
-    graph, resolution: float, random_state: int, what: str
+    graph, resolution: float, random_state: int, what: str, runs: int = 1
 ) -> np.ndarray:
-    """Leiden at ``resolution``, doubled while it finds a single cluster.
+    """Leiden at ``resolution`` (an ensemble of ``runs``: :func:`ensemble_leiden`), doubled
+    while it finds a single cluster.
 
     The coarse default resolutions find one cluster on weakly structured data (the default
     simulation at 0.3); a start or a count of one cluster carries no information, so the
@@ -36,7 +37,7 @@ def leiden_with_several_clusters(
     resolution asked are unaffected.
     """
     while True:
-        labels = leiden_on_graph(graph, resolution=resolution, random_state=random_state)
+        labels = ensemble_leiden(graph, resolution=resolution, random_state=random_state, runs=runs)
         if np.unique(labels).size >= 2 or resolution * 2 > MAX_RESOLUTION:
             return labels
         logger.info(
@@ -95,15 +96,22 @@ def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
     (core/cluster_count.py): large types stay whole, and the splits follow the encoder
     input's largest distances. Starting coarse (resolution 0.3) and splitting measured better
     than starting at Leiden's own count, and better than bisecting the resolution to k, on
-    every leave-one-dataset-out fold (docs/benchmarks.md: start partition).
+    every leave-one-dataset-out fold (docs/benchmarks.md: start partition). The coarse
+    partition is the consensus of ``config.start_ensemble_runs`` seeded Leiden runs
+    (core/ensemble_leiden.py), which depends less on the seed than one run.
     """
     logger.info(
-        "Leiden on the cell graph (%d cells, %d stored edges).",
+        "Leiden on the cell graph (%d cells, %d stored edges; %d runs).",
         data.edges.shape[0],
         data.edges.nnz,
+        config.start_ensemble_runs,
     )
     labels = leiden_with_several_clusters(
-        data.edges, config.start_resolution, config.random_state, "PPMI cell graph"
+        data.edges,
+        config.start_resolution,
+        config.random_state,
+        "PPMI cell graph",
+        runs=config.start_ensemble_runs,
     )
     found = int(np.unique(labels).size)
     n_clusters = (

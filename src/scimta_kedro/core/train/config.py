@@ -23,7 +23,9 @@ class TrainingConfig:
     ``leiden_resolution``), found without labels, of the kNN graph weighted as scanpy
     weights it (``cluster_count_graph: knn``, :attr:`GraphData.knn_connectivities`) or of the
     PPMI cell graph the model reconstructs (``ppmi``). DEC starts from the PPMI graph's Leiden
-    clusters at ``start_resolution`` either way, split or merged to that number.
+    clusters at ``start_resolution`` either way, split or merged to that number; with
+    ``start_ensemble_runs`` above 1, Leiden's consensus over that many seeded runs
+    (:func:`~scimta_kedro.core.ensemble_leiden.ensemble_leiden`).
     With batches (:attr:`GraphData.batches`), ``batch_conditioned_decoder`` feeds each cell's
     batch to the expression decoder and ``batch_penalty_weight`` weighs an MMD penalty on
     batch differences of the latent codes (0: off).
@@ -71,6 +73,7 @@ class TrainingConfig:
     n_clusters: int | str = "auto"
     leiden_resolution: float = 0.3
     start_resolution: float = 0.3
+    start_ensemble_runs: int = 3
     cluster_count_graph: str = "knn"
     log_every: int = 25
     deterministic_ops: bool = True
@@ -108,6 +111,7 @@ class TrainingConfig:
                 "cluster_loss_weight": 0,
                 "batch_penalty_weight": 0,
                 "log_every": 1,
+                "start_ensemble_runs": 1,
             },
             above={
                 "pretrain_learning_rate": 0,
