@@ -371,3 +371,32 @@ def test_a_biology_is_within_only_when_every_file_and_seed_is():
         ("worm", True),
     ]
     assert biologies_where_all(flags) == {"mouse bladder (2 files)": False, "worm": True}
+
+
+def test_the_start_ensemble_table_picks_the_cheapest_tie_and_shows_seed_ranges():
+    from benchmarks.sweeps.start_ensemble import RUNS, candidate_name, table
+
+    # On worm one run varies over the seeds (0.6, 0.7) and every ensemble gives 0.72; the
+    # cell lines score 1.0 whatever the candidate.
+    def ari(dataset, runs, seed):
+        if dataset == "cells":
+            return 1.0
+        return (0.6, 0.7)[seed] if runs == 1 else 0.72
+
+    rows = [
+        {"dataset": dataset, "seed": seed, "candidate": candidate_name(runs), "mode": mode,
+         "true_k": 5, "cells": 100 if dataset == "cells" else 400, "clusters": 5,
+         "ari": ari(dataset, runs, seed), "seconds": 0.1 * runs}
+        for dataset in ("cells", "worm")
+        for seed in (0, 1)
+        for runs in RUNS
+        for mode in ("k given", "auto")
+    ]  # fmt: skip
+    text = table(rows, "command")
+    assert "On all datasets the rule picks: 3 runs." in text
+    # Held out, worm leaves only the cell lines, where every candidate ties: the cheapest.
+    assert "| worm | 1 run | 0.650 | 0.650 |" in text
+    assert "| cells | 3 runs | 1.000 | 1.000 |" in text
+    assert "| worm | 0.100 | 0.000 | 0.000 | 0.000 |" in text
+    assert "on the largest file (400 cells)" in text
+    assert "| 0.1 | 0.3 | 0.5 | 1.0 |" in text
