@@ -87,3 +87,23 @@ def test_the_count_on_the_ppmi_graph_reuses_the_start_partition(six_groups, monk
     start = dec_start_partition(data, TrainingConfig(cluster_count_graph="ppmi"))
     assert calls == [TrainingConfig().start_resolution]  # Leiden ran once, not twice
     assert np.unique(start).size == 6
+
+
+def test_above_the_ensemble_limit_the_start_is_one_leiden_run(six_groups, monkeypatch, caplog):
+    _, data = six_groups
+    runs = []
+    original = dec_start.ensemble_leiden
+
+    def recorded(graph, **options):
+        runs.append(options["runs"])
+        return original(graph, **options)
+
+    monkeypatch.setattr(dec_start, "ensemble_leiden", recorded)
+    n_cells = data.edges.shape[0]
+    with caplog.at_level("INFO", logger="scimta_kedro.core.dec_start"):
+        dec_start_partition(data, TrainingConfig(n_clusters=6, start_ensemble_max_cells=n_cells))
+        dec_start_partition(
+            data, TrainingConfig(n_clusters=6, start_ensemble_max_cells=n_cells - 1)
+        )
+    assert runs == [TrainingConfig().start_ensemble_runs, 1]
+    assert f"more than training.start_ensemble_max_cells ({n_cells - 1})" in caplog.text

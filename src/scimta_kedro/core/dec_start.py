@@ -58,7 +58,7 @@ def estimated_cluster_count(
 
     ``start_labels``, the start's Leiden partition of the PPMI graph, is the count's own
     partition when both are that graph at one resolution: Leiden is then not run twice on
-    the largest graph (217 s at 1.3M cells, benchmarks/results/graph_scaling.md).
+    the largest graph (48 s at 300k cells, benchmarks/results/graph_scaling.md).
     """
     on_knn = config.cluster_count_graph == "knn"
     graph, name = (data.knn_connectivities, "kNN graph") if on_knn else (data.edges, "cell graph")
@@ -82,6 +82,27 @@ def estimated_cluster_count(
     return count
 
 
+def start_ensemble_runs(n_cells: int, config: TrainingConfig) -> int:
+    """The Leiden runs whose consensus is DEC's start on ``n_cells`` cells:
+    ``config.start_ensemble_runs``, or one above ``config.start_ensemble_max_cells``.
+
+    Each run of the consensus is a Leiden run of the whole PPMI graph: about 0.3 s at 6.7k
+    cells; the consensus took 30 s against 12 s for one run at 100k cells, 146 s against
+    48 s at 300k (docs/benchmarks.md: steps at scale).
+    """
+    limit = config.start_ensemble_max_cells
+    if config.start_ensemble_runs > 1 and limit is not None and n_cells > limit:
+        logger.info(
+            "%d cells, more than training.start_ensemble_max_cells (%d): DEC's start is one "
+            "Leiden run instead of the consensus of %d.",
+            n_cells,
+            limit,
+            config.start_ensemble_runs,
+        )
+        return 1
+    return config.start_ensemble_runs
+
+
 def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
     """The partition whose latent centroids start DEC: Leiden on the PPMI cell graph at
     ``config.start_resolution``, brought to the number of clusters (``config.n_clusters``, or
@@ -98,20 +119,19 @@ def dec_start_partition(data: GraphData, config: TrainingConfig) -> np.ndarray:
     than starting at Leiden's own count, and better than bisecting the resolution to k, on
     every leave-one-dataset-out fold (docs/benchmarks.md: start partition). The coarse
     partition is the consensus of ``config.start_ensemble_runs`` seeded Leiden runs
-    (core/ensemble_leiden.py), which depends less on the seed than one run.
+    (core/ensemble_leiden.py; :func:`start_ensemble_runs`), which depends less on the seed
+    than one run.
     """
+    runs = start_ensemble_runs(data.edges.shape[0], config)
     logger.info(
-        "Leiden on the cell graph (%d cells, %d stored edges; %d runs).",
+        "Leiden on the cell graph (%d cells, %d stored edges; %d run%s).",
         data.edges.shape[0],
         data.edges.nnz,
-        config.start_ensemble_runs,
+        runs,
+        "" if runs == 1 else "s",
     )
     labels = leiden_with_several_clusters(
-        data.edges,
-        config.start_resolution,
-        config.random_state,
-        "PPMI cell graph",
-        runs=config.start_ensemble_runs,
+        data.edges, config.start_resolution, config.random_state, "PPMI cell graph", runs=runs
     )
     found = int(np.unique(labels).size)
     n_clusters = (

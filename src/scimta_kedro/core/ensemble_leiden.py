@@ -46,7 +46,12 @@ def ensemble_leiden(
     for seed in np.random.SeedSequence(random_state).generate_state(runs):
         labels = leiden_partition(edges, resolution=resolution, random_state=int(seed))
         kept += labels[edges.sources] == labels[edges.targets]
-    share = MIN_EDGE_SHARE + (1.0 - MIN_EDGE_SHARE) * (kept / runs)
+    # In place: one float64 array per edge (400 MB at 1.3M cells) instead of three.
+    weights = kept / runs
+    del kept
+    weights *= 1.0 - MIN_EDGE_SHARE
+    weights += MIN_EDGE_SHARE
+    weights *= edges.weights
     return leiden_partition(
-        edges, resolution=resolution, random_state=random_state, weights=edges.weights * share
+        edges, resolution=resolution, random_state=random_state, weights=weights
     )

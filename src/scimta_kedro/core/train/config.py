@@ -25,7 +25,8 @@ class TrainingConfig:
     PPMI cell graph the model reconstructs (``ppmi``). DEC starts from the PPMI graph's Leiden
     clusters at ``start_resolution`` either way, split or merged to that number; with
     ``start_ensemble_runs`` above 1, Leiden's consensus over that many seeded runs
-    (:func:`~scimta_kedro.core.ensemble_leiden.ensemble_leiden`).
+    (:func:`~scimta_kedro.core.ensemble_leiden.ensemble_leiden`), on graphs of up to
+    ``start_ensemble_max_cells`` cells (``None``: any size; larger graphs take one run).
     With batches (:attr:`GraphData.batches`), ``batch_conditioned_decoder`` feeds each cell's
     batch to the expression decoder and ``batch_penalty_weight`` weighs an MMD penalty on
     batch differences of the latent codes (0: off).
@@ -74,6 +75,7 @@ class TrainingConfig:
     leiden_resolution: float = 0.3
     start_resolution: float = 0.3
     start_ensemble_runs: int = 3
+    start_ensemble_max_cells: int | None = 100000
     cluster_count_graph: str = "knn"
     log_every: int = 25
     deterministic_ops: bool = True
@@ -112,6 +114,7 @@ class TrainingConfig:
                 "batch_penalty_weight": 0,
                 "log_every": 1,
                 "start_ensemble_runs": 1,
+                "start_ensemble_max_cells": 1,
             },
             above={
                 "pretrain_learning_rate": 0,
