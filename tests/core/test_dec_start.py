@@ -74,16 +74,22 @@ def test_a_single_cluster_at_every_resolution_asks_for_k(six_groups, monkeypatch
         estimated_cluster_count(data, TrainingConfig())
 
 
-def test_the_count_on_the_ppmi_graph_reuses_the_start_partition(six_groups, monkeypatch):
-    _, data = six_groups
+def recorded_leiden_calls(monkeypatch, option: str) -> list:
+    """The ``option`` of every Leiden call DEC's start makes from now on (Leiden still runs)."""
     calls = []
     original = dec_start.ensemble_leiden
 
-    def counted(graph, **options):
-        calls.append(options["resolution"])
+    def recorded(graph, **options):
+        calls.append(options[option])
         return original(graph, **options)
 
-    monkeypatch.setattr(dec_start, "ensemble_leiden", counted)
+    monkeypatch.setattr(dec_start, "ensemble_leiden", recorded)
+    return calls
+
+
+def test_the_count_on_the_ppmi_graph_reuses_the_start_partition(six_groups, monkeypatch):
+    _, data = six_groups
+    calls = recorded_leiden_calls(monkeypatch, "resolution")
     start = dec_start_partition(data, TrainingConfig(cluster_count_graph="ppmi"))
     assert calls == [TrainingConfig().start_resolution]  # Leiden ran once, not twice
     assert np.unique(start).size == 6
@@ -91,14 +97,7 @@ def test_the_count_on_the_ppmi_graph_reuses_the_start_partition(six_groups, monk
 
 def test_above_the_ensemble_limit_the_start_is_one_leiden_run(six_groups, monkeypatch, caplog):
     _, data = six_groups
-    runs = []
-    original = dec_start.ensemble_leiden
-
-    def recorded(graph, **options):
-        runs.append(options["runs"])
-        return original(graph, **options)
-
-    monkeypatch.setattr(dec_start, "ensemble_leiden", recorded)
+    runs = recorded_leiden_calls(monkeypatch, "runs")
     n_cells = data.edges.shape[0]
     with caplog.at_level("INFO", logger="scimta_kedro.core.dec_start"):
         dec_start_partition(data, TrainingConfig(n_clusters=6, start_ensemble_max_cells=n_cells))

@@ -103,7 +103,7 @@ def test_a_worker_killed_mid_trial_leaves_that_trial_failed(
 
     states = {trial.number: trial.state for trial in study.trials}
     assert states[killed["number"]] == optuna.trial.TrialState.FAIL
-    assert list(states.values()).count(optuna.trial.TrialState.COMPLETE) == 2
+    assert list(states.values()).count(optuna.trial.TrialState.COMPLETE) == 2, states
     assert len(finished) == 3
     dask_client_of_two.wait_for_workers(2, timeout=120)  # the nanny restarted the killed worker
 
