@@ -28,7 +28,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from benchmarks.lib.default_graph import default_start, preprocessed_cells_and_graph, training_data
+from benchmarks.lib.default_graph import (
+    default_start,
+    preprocessed_and_graph,
+    training_data,
+    validated_cells,
+)
 from benchmarks.lib.scratch_project import biology, run_seeded_sweep
 from benchmarks.sweeps.accuracy_candidates import markdown, scores_by_biology
 
@@ -46,8 +51,9 @@ def candidate_name(runs: int) -> str:
 def starts(dataset: Path, seeds: list[int]) -> list[dict]:
     """One row per seed, candidate and mode: the start's ARI, clusters and seconds."""
     rows = []
+    counts = validated_cells(dataset)
     for seed in seeds:
-        cells, graph = preprocessed_cells_and_graph(dataset, seed)
+        cells, graph = preprocessed_and_graph(counts, seed)
         data = training_data(cells, graph)
         annotation = cells.obs[LABEL_KEY].to_numpy()
         true_k = int(np.unique(annotation).size)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .cluster import igraph_edges, leiden_partition
+from .cluster import igraph_edges, leiden_on_graph, leiden_partition
 
 # ECG's floor on the reweighted edges: an edge that no run keeps still links its cells
 # weakly, so no cell is cut off from the graph as a singleton.
@@ -39,9 +39,9 @@ def ensemble_leiden(
     """
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}.")
-    edges = igraph_edges(adjacency)
     if runs == 1:
-        return leiden_partition(edges, resolution=resolution, random_state=random_state)
+        return leiden_on_graph(adjacency, resolution=resolution, random_state=random_state)
+    edges = igraph_edges(adjacency)
     kept = np.zeros(edges.weights.size, dtype=np.uint16)
     for seed in np.random.SeedSequence(random_state).generate_state(runs):
         labels = leiden_partition(edges, resolution=resolution, random_state=int(seed))
