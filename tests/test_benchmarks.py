@@ -224,6 +224,30 @@ def test_the_cheaper_candidate_is_chosen_only_where_it_keeps_the_clusters():
     assert {picks[name]["pick"] for name in datasets[:3]} == {"costly"}
 
 
+def test_leaving_one_of_a_single_dataset_out_names_the_fix():
+    from benchmarks.sweeps.accuracy_candidates import leave_one_out, scores_by_biology
+
+    candidates = {"only": scores_by_biology(_accuracy_rows({"kang": 0.8}))}
+    with pytest.raises(ValueError, match="at least two: run each candidate on more"):
+        leave_one_out(candidates, tolerance=0.01)
+
+
+def test_a_leave_one_out_sweep_stops_before_work_on_one_biology(tmp_path):
+    from benchmarks.lib.scratch_project import datasets_to_leave_out
+
+    # The two bladder files are one biology: nothing would be left to choose on.
+    for stem in ("mouse_bladder_2100_allgenes", "mouse_bladder_2746_top2000"):
+        (tmp_path / f"{stem}.h5ad").touch()
+    with pytest.raises(SystemExit, match=r"one biology \(mouse bladder \(2 files\)\)"):
+        datasets_to_leave_out(tmp_path)
+    (tmp_path / "kang2018_pbmc_ifnb_4samples_1556.h5ad").touch()
+    assert [path.stem for path in datasets_to_leave_out(tmp_path)] == [
+        "kang2018_pbmc_ifnb_4samples_1556",
+        "mouse_bladder_2100_allgenes",
+        "mouse_bladder_2746_top2000",
+    ]
+
+
 def test_candidates_compared_on_given_seeds_use_only_those_seeds_runs():
     from benchmarks.sweeps.accuracy_candidates import of_seeds, scores_by_biology
 

@@ -146,6 +146,20 @@ def labelled_datasets(data_dir: Path, stems: list[str] | None = None) -> list[Pa
     return files
 
 
+def datasets_to_leave_out(data_dir: Path) -> list[Path]:
+    """The labelled files of ``data_dir`` for a leave-one-dataset-out sweep; exits before any
+    work if they hold fewer than two biologies (no dataset would be left to choose on)."""
+    files = labelled_datasets(data_dir)
+    biologies = sorted({biology(path.stem) for path in files})
+    if len(biologies) < 2:
+        sys.exit(
+            f"{data_dir} holds one biology ({biologies[0]}): a leave-one-dataset-out sweep "
+            "chooses on the others, so it needs labelled files of at least two; point "
+            "--data-dir at a folder with more."
+        )
+    return files
+
+
 # The files that are one biology (shared/data/README.md): one dataset in every tally and mean.
 SAME_BIOLOGY = {
     "mouse_bladder_2100_allgenes": "mouse bladder (2 files)",
@@ -214,7 +228,7 @@ def run_seeded_sweep(description: str, topic: str, rows_of, table) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     rows = rows_for_each_dataset(
-        labelled_datasets(args.data_dir), lambda dataset: rows_of(dataset, args.seeds)
+        datasets_to_leave_out(args.data_dir), lambda dataset: rows_of(dataset, args.seeds)
     )
     command = f".venv/bin/python -m benchmarks.sweeps.{topic}"
     write_results(args.output, table(rows, command), rows)

@@ -80,6 +80,11 @@ def leave_one_out(
 ) -> list[dict]:
     """For each held-out dataset: the pick on the others and its held-out scores."""
     datasets = sorted(set.intersection(*(set(scores) for scores in candidates.values())))
+    if len(datasets) < 2:
+        raise ValueError(
+            f"The candidates share {len(datasets)} dataset(s) ({', '.join(datasets) or 'none'}); "
+            "leaving one out needs at least two: run each candidate on more labelled files."
+        )
     picks = []
     for held_out in datasets:
         others = [name for name in datasets if name != held_out]

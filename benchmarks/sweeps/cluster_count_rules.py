@@ -50,7 +50,7 @@ from benchmarks.lib.scratch_project import (
     benchmark_parser,
     biologies_where_all,
     biology,
-    labelled_datasets,
+    datasets_to_leave_out,
     rows_for_each_dataset,
     within_factor,
     write_results,
@@ -308,7 +308,7 @@ def table(rows: list[dict], command: str) -> str:
 def main() -> None:
     parser = benchmark_parser(__doc__.splitlines()[0], "cluster_count_rules")
     args = parser.parse_args()
-    rows = rows_for_each_dataset(labelled_datasets(args.data_dir), sweep)
+    rows = rows_for_each_dataset(datasets_to_leave_out(args.data_dir), sweep)
     write_results(
         args.output, table(rows, ".venv/bin/python -m benchmarks.sweeps.cluster_count_rules"), rows
     )
