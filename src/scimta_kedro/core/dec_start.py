@@ -84,11 +84,10 @@ def estimated_cluster_count(
 
 def start_ensemble_runs(n_cells: int, config: TrainingConfig) -> int:
     """The Leiden runs whose consensus is DEC's start on ``n_cells`` cells:
-    ``config.start_ensemble_runs``, or one above ``config.start_ensemble_max_cells``.
-
-    Each run of the consensus is a Leiden run of the whole PPMI graph: about 0.3 s at 6.7k
-    cells; the consensus took 30 s against 12 s for one run at 100k cells, 146 s against
-    48 s at 300k (docs/benchmarks.md: steps at scale).
+    ``config.start_ensemble_runs``, or one above ``config.start_ensemble_max_cells``: each
+    run of the consensus is a Leiden run of the whole PPMI graph, which costs minutes at
+    scale (the measured costs: conf/base/parameters_training.yml and docs/benchmarks.md,
+    steps at scale).
     """
     limit = config.start_ensemble_max_cells
     if config.start_ensemble_runs > 1 and limit is not None and n_cells > limit:
