@@ -1,8 +1,8 @@
 """Dask benchmark: tuning trials on 1 and 2 workers, and large-file preprocessing on Dask
 against the streamed chunk loops.
 
-* **Tuning.** In a scratch copy of the project, ``kedro run --pipeline data_processing`` on
-  the default simulation (3000 cells), then ``kedro run --pipeline tuning`` with ``--trials``
+* **Tuning.** In a scratch copy of the project, ``kedro run --pipelines data_processing`` on
+  the default simulation (3000 cells), then ``kedro run --pipelines tuning`` with ``--trials``
   trials (in memory, the project's search space and pruner), three times: in this process as
   today (TensorFlow on every core), and on a local Dask cluster of 1 and of 2 one-thread
   workers (``tuning.dask.n_workers``). Wall time of each run, start-up included, and the
@@ -66,7 +66,7 @@ def _peak_rss_gib() -> float:
 def measure_tuning(n_trials: int, workdir: Path) -> list[dict]:
     """One tuning run per mode on the same preprocessed cells."""
     project = scratch_project(workdir)
-    result, wall, _ = run_measured([KEDRO, "run", "--pipeline", "data_processing"], project)
+    result, wall, _ = run_measured([KEDRO, "run", "--pipelines", "data_processing"], project)
     if result.returncode != 0:
         raise RuntimeError(f"data_processing failed:\n{result.stdout[-4000:]}")
     rows = []
@@ -74,7 +74,7 @@ def measure_tuning(n_trials: int, workdir: Path) -> list[dict]:
         parameters = f"tuning.study.n_trials={n_trials},tuning.study.storage=null"
         if workers is not None:
             parameters += f",tuning.dask.n_workers={workers}"
-        command = [KEDRO, "run", "--pipeline", "tuning", "--params", parameters]
+        command = [KEDRO, "run", "--pipelines", "tuning", "--params", parameters]
         result, wall, rss = run_measured(command, project)
         if result.returncode != 0:
             raise RuntimeError(f"tuning ({mode}) failed:\n{result.stdout[-4000:]}")

@@ -9,7 +9,7 @@ For every labelled ``.h5ad`` in ``../shared/data`` (or ``--data-dir``):
    training part in a scratch copy of the project; ``layers["scimta_imputed"]`` is read. The
    other fill rules (``value``, ``min_detection_probability``, ``smoothing_steps``) re-impute
    from the same trained model in one process (``--variants``), as
-   ``kedro run --pipeline imputation --params ...`` would.
+   ``kedro run --pipelines imputation --params ...`` would.
 3. **Anchors**, each in its own process on the same training part: ``magic-impute`` 3.0
    (``magic.MAGIC`` at its defaults, on the log-normalised matrix), ALRA (re-implemented,
    ``benchmarks/lib/imputation_baselines.py``), scVI's denoised expression

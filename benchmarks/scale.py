@@ -3,7 +3,7 @@
 For each size, simulated 10x-like counts (20k genes, ~2.4k UMIs and ~1.9k detected genes per
 cell, ~90% zeros, 10 planted groups; ``core.simulate`` with the ``sparse`` sampler, written
 chunk by chunk and cached in ``--cache-dir``) go through the project's own pipelines, each a
-``kedro run --pipeline <stage>`` in its own process of a scratch copy of the project (wall
+``kedro run --pipelines <stage>`` in its own process of a scratch copy of the project (wall
 time and peak RSS from ``wait4``; the stages hand over their ``.h5ad`` files as in a user's
 run): ``data_processing``, ``graph_construction`` (cell and gene graphs), ``training`` and
 ``clustering`` (final labels, UMAP of at most 50k cells, metrics).
@@ -114,7 +114,7 @@ def measure_size(
     parameters = ",".join(filter(None, [f"input_path={path},label_key={LABEL_KEY}", extra_params]))
     row: dict = {"cells": n_cells}
     for stage in STAGES:
-        command = [KEDRO, "run", "--pipeline", stage, "--params", parameters]
+        command = [KEDRO, "run", "--pipelines", stage, "--params", parameters]
         result, wall, rss = run_measured(command, project)
         if result.returncode != 0:
             raise RuntimeError(f"{stage} failed at {n_cells} cells:\n{result.stdout[-4000:]}")
@@ -152,7 +152,7 @@ def measure_size(
 
 def markdown(rows: list[dict]) -> str:
     lines = [
-        "Wall time (s) and peak RSS (GiB) of each `kedro run --pipeline <stage>`:",
+        "Wall time (s) and peak RSS (GiB) of each `kedro run --pipelines <stage>`:",
         "",
         "| cells | " + " | ".join(STAGES) + " | total | scanpy PCA+neighbours+Leiden "
         "| ours after preprocessing / scanpy | ARI ours | ARI scanpy | clusters ours/scanpy |",

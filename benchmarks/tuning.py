@@ -1,8 +1,8 @@
 """Tuning benchmark: does the label-free objective pick settings with a good ARI?
 
 For every labelled ``.h5ad`` in ``../shared/data`` (or ``--data-dir``), in a scratch copy of
-the project: ``kedro run --pipeline data_processing`` on the file, then ``kedro run
---pipeline tuning`` with ``--trials`` trials (the project's search space; trial 0 is the
+the project: ``kedro run --pipelines data_processing`` on the file, then ``kedro run
+--pipelines tuning`` with ``--trials`` trials (the project's search space; trial 0 is the
 defaults). From the trial table (labels are scored after each trial, never used by it):
 
 * Spearman correlation across finished trials between ARI and the objective (and each of its
@@ -47,10 +47,10 @@ def tune_dataset(dataset: Path, scratch: Path, n_trials: int, trials_folder: Pat
         scratch,
         f"input_path={dataset},label_key=cell_type",
         dataset.name,
-        extra_arguments=("--pipeline", "data_processing"),
+        extra_arguments=("--pipelines", "data_processing"),
     )
     result, wall, rss = run_measured(
-        [KEDRO, "run", "--pipeline", "tuning", "--params", f"tuning.study.n_trials={n_trials}"],
+        [KEDRO, "run", "--pipelines", "tuning", "--params", f"tuning.study.n_trials={n_trials}"],
         project,
     )
     if result.returncode != 0:

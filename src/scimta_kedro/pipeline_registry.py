@@ -10,13 +10,13 @@ from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
 # Opt-in pipelines: tuning trains the model once per trial, so it is run on purpose
-# (kedro run --pipeline tuning), not as part of every analysis.
+# (kedro run --pipelines tuning), not as part of every analysis.
 NOT_IN_DEFAULT = ("tuning",)
 DEFAULT = "__default__"
 
 
 class UnknownPipelineError(ValueError):
-    """``kedro run --pipeline <name>`` named a pipeline the project does not have.
+    """``kedro run --pipelines <name>`` named a pipeline the project does not have.
 
     Not a KeyError: Kedro would catch that and replace the list of pipelines with its own
     message.
@@ -46,13 +46,13 @@ def check_requested(requested: list[str] | None) -> None:
         )
         raise UnknownPipelineError(
             f"No pipeline named {hints}. The pipelines are: {', '.join(available)}. "
-            "Run e.g. `kedro run --pipeline training`, or `kedro run` for the whole analysis."
+            "Run e.g. `kedro run --pipelines training`, or `kedro run` for the whole analysis."
         )
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register every pipeline under ``pipelines/`` by its folder name, plus ``__default__``."""
-    # Kedro imports only the pipelines `--pipeline` asked for, and an unknown name surfaces
+    # Kedro imports only the pipelines `--pipelines` asked for, and an unknown name surfaces
     # as an ImportError of a module that does not exist; name the real pipelines instead.
     check_requested(getattr(project.pipelines, "_requested_pipelines", None))
     pipelines = find_pipelines(raise_errors=True)

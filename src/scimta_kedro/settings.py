@@ -13,7 +13,7 @@ from scimta_kedro.startup import import_tensorflow_quietly
 # dataset): first, without its start-up notices. `import scimta_kedro` alone does not.
 import_tensorflow_quietly()
 
-# The catalog loads the saved model (kedro run --pipeline imputation): its classes must be
+# The catalog loads the saved model (kedro run --pipelines imputation): its classes must be
 # registered with Keras first.
 import scimta_kedro.core.nn.model  # noqa: E402, F401
 from scimta_kedro.hooks import (  # noqa: E402

@@ -7,6 +7,7 @@ lines that matter.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -20,6 +21,21 @@ UPSTREAM_WARNINGS = (
     # pandas, inside scanpy's rank_genes_groups (the communities' Wilcoxon tests).
     (r"DataFrame is highly fragmented", "Warning"),
 )
+
+# MLflow's advice to whoever defines a PythonModel without type hints, given when
+# kedro-mlflow's CLI plugin defines its KedroPipelineModel: at the start of every `kedro`
+# command. MLflow gives it inside its own `simplefilter("once")`, which overrides
+# `filterwarnings`, so it is dropped where kedro logs warnings (logging's ``py.warnings``)
+# instead.
+LOGGED_UPSTREAM_WARNINGS = ("Add type hints to the `predict` method",)
+
+
+class UpstreamWarningFilter(logging.Filter):
+    """Drops the logged warnings (``py.warnings``) of :data:`LOGGED_UPSTREAM_WARNINGS`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in LOGGED_UPSTREAM_WARNINGS)
 
 
 def import_tensorflow_quietly() -> None:
@@ -47,9 +63,13 @@ def import_tensorflow_quietly() -> None:
 
 
 def quiet_upstream_warnings() -> None:
-    """Silence :data:`UPSTREAM_WARNINGS` (only those messages)."""
+    """Silence :data:`UPSTREAM_WARNINGS` and :data:`LOGGED_UPSTREAM_WARNINGS` (only those
+    messages)."""
     from tqdm import TqdmWarning
 
     categories = {"UserWarning": UserWarning, "TqdmWarning": TqdmWarning, "Warning": Warning}
     for message, category in UPSTREAM_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=categories[category])
+    logged = logging.getLogger("py.warnings")
+    if not any(isinstance(existing, UpstreamWarningFilter) for existing in logged.filters):
+        logged.addFilter(UpstreamWarningFilter())

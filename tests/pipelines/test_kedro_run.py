@@ -56,8 +56,10 @@ def default_run(tiny_project, default_run_output):
 
 
 def test_a_run_logs_what_each_stage_found_and_no_library_noise(default_run_output):
-    # TensorFlow's start-up notices, kedro's per-dataset lines: absent without --verbose.
-    for noise in ("oneDNN", "absl::InitializeLog", "cpu_feature_guard", "Loading data from"):
+    # TensorFlow's start-up notices, kedro's per-dataset lines, MLflow's advice to the
+    # authors of kedro-mlflow's model class: absent without --verbose.
+    noises = ("oneDNN", "absl::InitializeLog", "cpu_feature_guard", "Loading data from")
+    for noise in (*noises, "Add type hints"):
         assert noise not in default_run_output
     for stage in ("data_processing", "graph_construction", "training", "clustering"):
         assert f"{stage}: " in default_run_output
@@ -198,7 +200,7 @@ def test_default_run_without_batch_key_logs_no_batch_metrics(default_run):
 def test_one_stage_reruns_on_what_earlier_stages_wrote(default_run):
     before = (default_run / PREPROCESSED).stat().st_mtime_ns
     result = run_kedro(
-        default_run, "--pipeline", "clustering", "--params", "clustering.umap_min_dist=0.1"
+        default_run, "--pipelines", "clustering", "--params", "clustering.umap_min_dist=0.1"
     )
     assert_succeeded(result)
     assert (default_run / PREPROCESSED).stat().st_mtime_ns == before
@@ -209,13 +211,15 @@ def test_one_stage_reruns_on_what_earlier_stages_wrote(default_run):
 
 def test_imputation_alone_loads_the_saved_model(default_run):
     before = (default_run / IMPUTED).read_bytes()
-    result = run_kedro(default_run, "--pipeline", "imputation", "--params", "imputation.value=mean")
+    result = run_kedro(
+        default_run, "--pipelines", "imputation", "--params", "imputation.value=mean"
+    )
     assert_succeeded(result)
     assert (default_run / IMPUTED).read_bytes() != before
 
 
 def test_tuning_logs_nested_trials_and_a_parameters_file_for_env_tuned(default_run):
-    assert_succeeded(run_kedro(default_run, "--pipeline", "tuning"))
+    assert_succeeded(run_kedro(default_run, "--pipelines", "tuning"))
     client, runs = _runs(default_run)
     parent = next(run for run in runs if run.info.run_name == "simulated · tuning")
     children = [
@@ -231,7 +235,7 @@ def test_tuning_logs_nested_trials_and_a_parameters_file_for_env_tuned(default_r
         "plots/parameter_importances.png",
     } <= set(_artifact_paths(client, parent.info.run_id))
     tuned = yaml.safe_load((default_run / "conf/tuned/parameters_tuned.yml").read_text())
-    assert_succeeded(run_kedro(default_run, "--env", "tuned", "--pipeline", "graph_construction"))
+    assert_succeeded(run_kedro(default_run, "--env", "tuned", "--pipelines", "graph_construction"))
     _, runs = _runs(default_run)
     used = runs[-1].data.params["graph_construction.n_neighbors"]
     assert used == str(tuned["graph_construction"]["n_neighbors"])
@@ -272,7 +276,7 @@ def test_a_bad_parameter_fails_before_the_first_node(tmp_path_factory, parameter
 
 def test_a_mistyped_pipeline_is_refused_with_the_list_of_pipelines(tmp_path_factory):
     root = make_project_copy(tmp_path_factory.mktemp("mistyped_pipeline"))
-    result = run_kedro(root, "--pipeline", "trainin")
+    result = run_kedro(root, "--pipelines", "trainin")
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0
     assert "No pipeline named 'trainin' (did you mean 'training'?)" in output

@@ -166,7 +166,7 @@ def test_a_cell_graph_without_the_knn_weights_asks_for_graph_construction(small_
     # A cell graph written before the count moved to the kNN graph.
     del graph.obsp[keys.KNN_CONNECTIVITIES]
     options = {**FAST, "encoder_input": "X_pca"}
-    with pytest.raises(InputError, match="kedro run --pipeline graph_construction"):
+    with pytest.raises(InputError, match="kedro run --pipelines graph_construction"):
         train_model(cells, graph, options, 0)
     # With the count on the PPMI graph it is not needed.
     model, embedded, _ = train_model(

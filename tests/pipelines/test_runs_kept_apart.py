@@ -62,7 +62,7 @@ def test_a_run_killed_during_training_leaves_no_mix_that_clustering_accepts(tmp_
     # Its early stages' files are the new analysis's, the embedding still the old one's.
     assert (root / EMBEDDED).read_bytes() == embedded_before
 
-    result = run_kedro(root, "--pipeline", "clustering")
+    result = run_kedro(root, "--pipelines", "clustering")
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0
     assert "come from different analyses" in output, output[-3000:]

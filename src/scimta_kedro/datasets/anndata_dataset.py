@@ -87,7 +87,7 @@ class AnnDataDataset(AbstractDataset[ad.AnnData, ad.AnnData]):
         if not self._filepath.exists():
             raise DatasetError(
                 f"'{self._filepath}' does not exist yet: run the pipeline that writes it "
-                "first (kedro run, or kedro run --pipeline <earlier stage>)."
+                "first (kedro run, or kedro run --pipelines <earlier stage>)."
             )
         if self._matrices is None:
             return ad.read_h5ad(self._filepath, **self._load_args)

@@ -76,6 +76,6 @@ def graph_matrix(slots, prefix: str, kind: str, where: str):
     if key not in slots:
         raise InputError(
             f"{where} has no '{key}': build the graph first (st.tl.cell_graph / "
-            "st.tl.gene_graph, or `kedro run --pipeline graph_construction`)."
+            "st.tl.gene_graph, or `kedro run --pipelines graph_construction`)."
         )
     return slots[key]
