@@ -63,7 +63,7 @@ class TrainingConfig:
     expression_loss_weight: float = 1.0
     cluster_loss_weight: float = 1.5
     edge_samples_per_node: int = 5
-    expression_batch_size: int = 512
+    expression_batch_size: int = 256
     target_update_interval: int = 10
     target_frequency_exponent: float = 0.5
     label_change_tolerance: float = 0.001
