@@ -18,3 +18,19 @@ def test_loading_the_model_class_prints_no_mlflow_type_hint_advice():
         env={**os.environ, "DO_NOT_TRACK": "1"},
     )
     assert "Add type hints" not in result.stderr + result.stdout
+
+
+def test_artifact_progress_bars_are_off_inside_and_restored_after(monkeypatch):
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+    from scimta_kedro.serving import artifact_progress_bars_off
+
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
+    with artifact_progress_bars_off():
+        assert MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get() is False
+    assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    with artifact_progress_bars_off():
+        assert MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get() is False
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ

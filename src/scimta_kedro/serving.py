@@ -18,6 +18,9 @@ size).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -105,6 +108,25 @@ def input_example(features, connectivities, n_cells: int = 20) -> dict[str, np.n
     return graph_inputs(np.asarray(features)[:n_cells], graph)
 
 
+@contextmanager
+def artifact_progress_bars_off() -> Iterator[None]:
+    """MLflow's artifact progress bars off inside the block (the variable restored after).
+
+    Logging the model copies its one local artifact through MLflow's downloader, whose bar
+    ("Downloading artifacts ... 1/1") would otherwise sit in every run's log.
+    """
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    saved = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
 def log_model(keras_path: Path, features, connectivities) -> None:
     """Log the saved Keras model as ``scimta_model`` (pyfunc) of the active MLflow run, with
     the signature and input example of this run's cells, and register it as a new version of
@@ -121,13 +143,14 @@ def log_model(keras_path: Path, features, connectivities) -> None:
     loaded = ScimtaModel()
     loaded.load_context(_Context())
     signature = infer_signature(example, loaded.predict(None, example))
-    mlflow.pyfunc.log_model(
-        name="scimta_model",
-        python_model=str(Path(__file__).with_name("serving_model.py")),
-        # One registry version per run: promote, compare or load "models:/scimta_model/<v>".
-        registered_model_name=REGISTERED_NAME,
-        artifacts={KERAS_ARTIFACT: str(keras_path)},
-        pip_requirements=model_requirements(),
-        signature=signature,
-        input_example=example,
-    )
+    with artifact_progress_bars_off():
+        mlflow.pyfunc.log_model(
+            name="scimta_model",
+            python_model=str(Path(__file__).with_name("serving_model.py")),
+            # One registry version per run: promote, compare or load "models:/scimta_model/<v>".
+            registered_model_name=REGISTERED_NAME,
+            artifacts={KERAS_ARTIFACT: str(keras_path)},
+            pip_requirements=model_requirements(),
+            signature=signature,
+            input_example=example,
+        )

@@ -57,9 +57,10 @@ def default_run(tiny_project, default_run_output):
 
 def test_a_run_logs_what_each_stage_found_and_no_library_noise(default_run_output):
     # TensorFlow's start-up notices, kedro's per-dataset lines, MLflow's advice to the
-    # authors of kedro-mlflow's model class: absent without --verbose.
+    # authors of kedro-mlflow's model class and its progress bar for the model's one
+    # artifact: absent without --verbose.
     noises = ("oneDNN", "absl::InitializeLog", "cpu_feature_guard", "Loading data from")
-    for noise in (*noises, "Add type hints"):
+    for noise in (*noises, "Add type hints", "Downloading artifacts"):
         assert noise not in default_run_output
     for stage in ("data_processing", "graph_construction", "training", "clustering"):
         assert f"{stage}: " in default_run_output
