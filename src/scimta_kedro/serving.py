@@ -27,6 +27,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import scipy.sparse as sp
+from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
 KERAS_ARTIFACT = "keras_model"
 REGISTERED_NAME = "scimta_model"
@@ -115,7 +116,7 @@ def artifact_progress_bars_off() -> Iterator[None]:
     Logging the model copies its one local artifact through MLflow's downloader, whose bar
     ("Downloading artifacts ... 1/1") would otherwise sit in every run's log.
     """
-    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
     saved = os.environ.get(name)
     os.environ[name] = "false"
     try:

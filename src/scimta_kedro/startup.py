@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 
@@ -20,22 +21,25 @@ UPSTREAM_WARNINGS = (
     (r"DaskStorage is experimental", "Warning"),
     # pandas, inside scanpy's rank_genes_groups (the communities' Wilcoxon tests).
     (r"DataFrame is highly fragmented", "Warning"),
+    # MLflow's advice to whoever defines a PythonModel without type hints, given when
+    # kedro-mlflow's CLI plugin defines its KedroPipelineModel (every `kedro` command). MLflow
+    # gives it inside its own `simplefilter("once")`, which overrides `filterwarnings`: the
+    # log filter below drops it where kedro logs warnings.
+    (r"Add type hints to the `predict` method", "UserWarning"),
 )
-
-# MLflow's advice to whoever defines a PythonModel without type hints, given when
-# kedro-mlflow's CLI plugin defines its KedroPipelineModel: at the start of every `kedro`
-# command. MLflow gives it inside its own `simplefilter("once")`, which overrides
-# `filterwarnings`, so it is dropped where kedro logs warnings (logging's ``py.warnings``)
-# instead.
-LOGGED_UPSTREAM_WARNINGS = ("Add type hints to the `predict` method",)
 
 
 class UpstreamWarningFilter(logging.Filter):
-    """Drops the logged warnings (``py.warnings``) of :data:`LOGGED_UPSTREAM_WARNINGS`."""
+    """Drops the logged warnings (``py.warnings``) that match :data:`UPSTREAM_WARNINGS`, for
+    those a library raises under its own warning filter."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not any(text in message for text in LOGGED_UPSTREAM_WARNINGS)
+        return not any(re.search(pattern, message) for pattern, _ in UPSTREAM_WARNINGS)
+
+
+# One instance, so that adding it again (a reloaded package) is a no-op for logging.
+_LOG_FILTER = UpstreamWarningFilter()
 
 
 def import_tensorflow_quietly() -> None:
@@ -63,13 +67,11 @@ def import_tensorflow_quietly() -> None:
 
 
 def quiet_upstream_warnings() -> None:
-    """Silence :data:`UPSTREAM_WARNINGS` and :data:`LOGGED_UPSTREAM_WARNINGS` (only those
-    messages)."""
+    """Silence :data:`UPSTREAM_WARNINGS` (only those messages), as warnings and as log
+    records."""
     from tqdm import TqdmWarning
 
     categories = {"UserWarning": UserWarning, "TqdmWarning": TqdmWarning, "Warning": Warning}
     for message, category in UPSTREAM_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=categories[category])
-    logged = logging.getLogger("py.warnings")
-    if not any(isinstance(existing, UpstreamWarningFilter) for existing in logged.filters):
-        logged.addFilter(UpstreamWarningFilter())
+    logging.getLogger("py.warnings").addFilter(_LOG_FILTER)
